@@ -1,0 +1,86 @@
+"""Out-of-fold base probabilities and the error targets they define.
+
+The meta-model must learn from mistakes the base makes on data it did not train
+on; probabilities on its own training data are over-confident and nearly never
+wrong. ``cross_val_predict`` over stratified folds gives each training sample a
+probability vector from a model that never saw it.
+"""
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
+
+
+def check_folds(y, cv, random_state):
+    """A CV splitter for ``y``, with an error when a class cannot fill the folds.
+
+    An int ``cv`` becomes shuffled ``StratifiedKFold`` seeded by ``random_state``;
+    a splitter object or an iterable of splits is used as given.
+    """
+    if isinstance(cv, int | np.integer):
+        classes, counts = np.unique(y, return_counts=True)
+        too_small = counts < cv
+        if np.any(too_small):
+            raise ValueError(
+                f"Class {classes[too_small][0]!r} has {counts[too_small].min()} "
+                f"member(s), fewer than cv={cv} folds: every class needs at least "
+                "one sample per fold for out-of-fold probabilities. Lower cv, add "
+                "samples of that class, or pass precomputed oof_proba to fit."
+            )
+        return StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+    return check_cv(cv, y, classifier=True)
+
+
+def out_of_fold_proba(estimator, X, y, *, cv=5, n_jobs=None, random_state=None,
+                      params=None):
+    """Out-of-fold ``predict_proba`` of ``estimator`` on ``(X, y)``.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+    X : array-like of shape (n_samples, ...)
+    y : array-like of shape (n_samples,)
+    cv : int, CV splitter or iterable, default=5
+    n_jobs : int, default=None
+        Folds fitted in parallel.
+    random_state : int, RandomState or None
+        Seeds the fold shuffling when ``cv`` is an int.
+    params : dict, default=None
+        Passed to the estimator's ``fit``.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+        Columns in sorted label order (``np.unique(y)``).
+    """
+    splitter = check_folds(y, cv, random_state)
+    return cross_val_predict(
+        estimator, X, y, cv=splitter, n_jobs=n_jobs, method="predict_proba",
+        params=params,
+    )
+
+
+def error_target(proba, y, classes):
+    """``True`` where the base's prediction ``classes[argmax(proba)]`` is wrong."""
+    return classes[np.argmax(proba, axis=1)] != np.asarray(y)
+
+
+def check_precomputed_proba(proba, n_samples, n_classes):
+    """Validate user-supplied out-of-fold probabilities."""
+    proba = np.asarray(proba, dtype=float)
+    if proba.shape != (n_samples, n_classes):
+        raise ValueError(
+            f"oof_proba must have shape (n_samples, n_classes) = ({n_samples}, "
+            f"{n_classes}), got {proba.shape}. Columns follow the sorted class "
+            "labels of y."
+        )
+    if not np.all(np.isfinite(proba)) or np.any(proba < 0):
+        raise ValueError("oof_proba must hold finite, non-negative probabilities.")
+    row_sums = proba.sum(axis=1)
+    if not np.allclose(row_sums, 1.0, atol=1e-4):
+        worst = np.argmax(np.abs(row_sums - 1.0))
+        raise ValueError(
+            "Each row of oof_proba must sum to one; row "
+            f"{worst} sums to {row_sums[worst]:.6g}. Pass probabilities, not "
+            "scores or logits (apply a softmax first)."
+        )
+    return proba

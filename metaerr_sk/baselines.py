@@ -1,0 +1,230 @@
+"""Confidence scores to compare MetaErr with: MSP, margin, entropy, DOCTOR, Trust Score.
+
+Every score follows one small interface, so benchmarks can loop over them::
+
+    score = get_baseline("trust_score").fit(X_train, y_train)
+    confidence = score.score(X_test, proba_test)   # high = likely correct
+
+The four probability-only scores ignore ``X`` and have a no-op ``fit``; Trust Score
+needs the training data. ``proba`` columns follow the sorted class labels seen in
+``fit`` (the scikit-learn ``classes_`` order).
+
+References
+----------
+Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and Out-of-Distribution
+Examples in Neural Networks", ICLR 2017 (MSP).
+Granese et al., "DOCTOR: A Simple Method for Detecting Misclassification Errors",
+NeurIPS 2021.
+Jiang, Kim, Guan & Gupta, "To Trust Or Not To Trust A Classifier", NeurIPS 2018.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._neighbors import ClassNeighbors, trust_ratio
+
+__all__ = [
+    "BASELINES",
+    "DOCTOR",
+    "MSP",
+    "Margin",
+    "NegativeEntropy",
+    "TrustScore",
+    "doctor",
+    "get_baseline",
+    "margin",
+    "max_softmax_probability",
+    "negative_entropy",
+]
+
+
+def _check_proba(proba):
+    proba = check_array(proba, ensure_min_features=2, input_name="proba")
+    if np.any(proba < 0):
+        raise ValueError("proba must be non-negative class probabilities.")
+    return proba
+
+
+def max_softmax_probability(proba):
+    """Largest class probability (MSP).
+
+    Examples
+    --------
+    >>> max_softmax_probability([[0.7, 0.3], [0.4, 0.6]])
+    array([0.7, 0.6])
+    """
+    return _check_proba(proba).max(axis=1)
+
+
+def margin(proba):
+    """Difference between the two largest class probabilities.
+
+    Examples
+    --------
+    >>> margin([[0.7, 0.2, 0.1]])
+    array([0.5])
+    """
+    top2 = np.sort(_check_proba(proba), axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def negative_entropy(proba):
+    """Negative Shannon entropy (nats) of the class distribution.
+
+    Examples
+    --------
+    >>> negative_entropy([[1.0, 0.0], [0.5, 0.5]]).round(4)
+    array([ 0.    , -0.6931])
+    """
+    proba = _check_proba(proba)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(proba > 0, proba * np.log(proba), 0.0)
+    return terms.sum(axis=1)
+
+
+def doctor(proba):
+    """DOCTOR confidence ``-g / (1 - g)`` with Gini impurity ``g = 1 - sum p^2``.
+
+    DOCTOR rejects a sample when ``g / (1 - g)`` exceeds a threshold, so its negation
+    is a confidence (high = likely correct).
+
+    Examples
+    --------
+    >>> doctor([[1.0, 0.0], [0.5, 0.5]])
+    array([-0., -1.])
+    """
+    sum_sq = np.square(_check_proba(proba)).sum(axis=1)
+    return -(1.0 - sum_sq) / sum_sq
+
+
+class _ProbaScore:
+    """A confidence that only reads the probabilities; ``fit`` does nothing."""
+
+    _function = None
+
+    def fit(self, X=None, y=None):
+        return self
+
+    def score(self, X, proba):
+        return type(self)._function(proba)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class MSP(_ProbaScore):
+    """Maximum softmax probability, as a baseline object."""
+
+    _function = staticmethod(max_softmax_probability)
+
+
+class Margin(_ProbaScore):
+    """Top-1 minus top-2 probability, as a baseline object."""
+
+    _function = staticmethod(margin)
+
+
+class NegativeEntropy(_ProbaScore):
+    """Negative entropy, as a baseline object."""
+
+    _function = staticmethod(negative_entropy)
+
+
+class DOCTOR(_ProbaScore):
+    """DOCTOR (Gini) confidence, as a baseline object."""
+
+    _function = staticmethod(doctor)
+
+
+class TrustScore(BaseEstimator):
+    """Trust Score: how much closer a sample is to its predicted class than to any other.
+
+    The ratio of the distance to the nearest training point of another class over
+    the distance to the nearest training point of the predicted class, after
+    removing the ``alpha`` fraction of each class's lowest-density points.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Neighbours used to estimate density for the ``alpha`` filter.
+
+    alpha : float, default=0.0
+        Fraction of each class's training points, those with the largest
+        ``n_neighbors``-NN radius, left out of the class's index.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Sorted class labels seen in ``fit``; ``proba`` columns follow them.
+
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+
+    References
+    ----------
+    Jiang, Kim, Guan & Gupta, "To Trust Or Not To Trust A Classifier",
+    NeurIPS 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[0.0], [0.1], [1.0], [1.1]])
+    >>> ts = TrustScore().fit(X, [0, 0, 1, 1])
+    >>> ts.score([[0.2]], [[0.9, 0.1]]).round(2)
+    array([8.])
+    """
+
+    def __init__(self, n_neighbors=10, alpha=0.0):
+        self.n_neighbors = n_neighbors
+        self.alpha = alpha
+
+    def fit(self, X, y):
+        """Index the training points of each class."""
+        X, y = validate_data(self, X, y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError("TrustScore needs at least two classes in y.")
+        if not 0 <= self.alpha < 1:
+            raise ValueError(f"alpha must be in [0, 1), got {self.alpha!r}.")
+        self.neighbors_ = ClassNeighbors(self.n_neighbors, self.alpha).fit(
+            X, y_index, self.classes_.size
+        )
+        return self
+
+    def score(self, X, proba):
+        """Trust Score of the prediction ``argmax(proba)`` for each row of ``X``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        proba = _check_proba(proba)
+        if proba.shape != (X.shape[0], self.classes_.size):
+            raise ValueError(
+                f"proba must have shape (n_samples, n_classes) = "
+                f"({X.shape[0]}, {self.classes_.size}), got {proba.shape}."
+            )
+        distances = self.neighbors_.class_distances(X)
+        return trust_ratio(distances, proba.argmax(axis=1))
+
+
+BASELINES = {
+    "msp": MSP,
+    "margin": Margin,
+    "entropy": NegativeEntropy,
+    "doctor": DOCTOR,
+    "trust_score": TrustScore,
+}
+
+
+def get_baseline(name, **params):
+    """A fresh baseline object by name (see ``BASELINES``).
+
+    Examples
+    --------
+    >>> get_baseline("msp").fit().score(None, [[0.8, 0.2]])
+    array([0.8])
+    """
+    if name not in BASELINES:
+        raise ValueError(
+            f"Unknown baseline {name!r}; choose one of {sorted(BASELINES)}."
+        )
+    return BASELINES[name](**params)
