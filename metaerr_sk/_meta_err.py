@@ -55,6 +55,12 @@ def _flatten(X):
     return X.reshape(X.shape[0], -1) if X.ndim > 2 else X
 
 
+def _to_space(transformer, X):
+    """Rows of ``X`` in the neighbour space: a 2-D array or sparse matrix."""
+    Z = transformer.transform(X)
+    return Z.tocsr() if sp.issparse(Z) else _flatten(np.asarray(Z, dtype=float))
+
+
 class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Wrap a classifier and learn to predict, per sample, whether it is wrong.
 
@@ -362,7 +368,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if space == "auto" and isinstance(base, Pipeline) and len(base) > 1:
             # The base's own preprocessing is already fitted: reuse it.
             transformer = base[:-1]
-            return transformer, _flatten(np.asarray(transformer.transform(X)))
+            return transformer, _to_space(transformer, X)
         if isinstance(space, str):
             sparse = sp.issparse(X)
             steps = [
@@ -374,8 +380,8 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             transformer = make_pipeline(*steps)
         else:
             transformer = clone(space)
-        Z = transformer.fit_transform(X)
-        return transformer, Z if sp.issparse(Z) else _flatten(np.asarray(Z))
+        transformer.fit(X)
+        return transformer, _to_space(transformer, X)
 
     def _fit_meta_learner(self, meta_X, error):
         n_errors = int(error.sum())
@@ -430,7 +436,8 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_error_proba(self, X):
         """Probability that the base's prediction on each sample is wrong.
@@ -452,8 +459,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return 1.0 - proba.max(axis=1)
         Z = None
         if self.neighbor_space_ is not None:
-            Z = self.neighbor_space_.transform(X)
-            Z = Z if sp.issparse(Z) else _flatten(np.asarray(Z))
+            Z = _to_space(self.neighbor_space_, X)
         meta_X = build_meta_features(
             proba, tuple(self.features), neighborhood=self.neighborhood_, Z=Z
         )

@@ -20,8 +20,9 @@ def check_folds(y, cv, random_state):
         classes, counts = np.unique(y, return_counts=True)
         too_small = counts < cv
         if np.any(too_small):
+            smallest = classes[too_small][0].item()  # a plain Python label
             raise ValueError(
-                f"Class {classes[too_small][0]!r} has {counts[too_small].min()} "
+                f"Class {smallest!r} has {counts[too_small].min()} "
                 f"member(s), fewer than cv={cv} folds: every class needs at least "
                 "one sample per fold for out-of-fold probabilities. Lower cv, add "
                 "samples of that class, or pass precomputed oof_proba to fit."

@@ -3,9 +3,10 @@
 Every score follows one small interface, so benchmarks can loop over them::
 
     score = get_baseline("trust_score").fit(X_train, y_train)
-    confidence = score.score(X_test, proba_test)   # high = likely correct
+    confidence = score.confidence(X_test, proba_test)   # high = likely correct
 
-The four probability-only scores ignore ``X`` and have a no-op ``fit``; Trust Score
+(``confidence``, not ``score``: scikit-learn reserves ``score(X, y)`` for a fit
+quality.) The four probability-only scores ignore ``X`` and have a no-op ``fit``; Trust Score
 needs the training data. ``proba`` columns follow the sorted class labels seen in
 ``fit`` (the scikit-learn ``classes_`` order).
 
@@ -106,7 +107,7 @@ class _ProbaScore:
     def fit(self, X=None, y=None):
         return self
 
-    def score(self, X, proba):
+    def confidence(self, X, proba):
         return type(self)._function(proba)
 
     def __repr__(self):
@@ -171,7 +172,7 @@ class TrustScore(BaseEstimator):
     >>> import numpy as np
     >>> X = np.array([[0.0], [0.1], [1.0], [1.1]])
     >>> ts = TrustScore().fit(X, [0, 0, 1, 1])
-    >>> ts.score([[0.2]], [[0.9, 0.1]]).round(2)
+    >>> ts.confidence([[0.2]], [[0.9, 0.1]]).round(2)
     array([8.])
     """
 
@@ -184,7 +185,9 @@ class TrustScore(BaseEstimator):
         X, y = validate_data(self, X, y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
-            raise ValueError("TrustScore needs at least two classes in y.")
+            raise ValueError(
+                f"TrustScore needs at least two classes in y; got {self.classes_.size} class."
+            )
         if not 0 <= self.alpha < 1:
             raise ValueError(f"alpha must be in [0, 1), got {self.alpha!r}.")
         self.neighbors_ = ClassNeighbors(self.n_neighbors, self.alpha).fit(
@@ -192,7 +195,7 @@ class TrustScore(BaseEstimator):
         )
         return self
 
-    def score(self, X, proba):
+    def confidence(self, X, proba):
         """Trust Score of the prediction ``argmax(proba)`` for each row of ``X``."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
@@ -220,7 +223,7 @@ def get_baseline(name, **params):
 
     Examples
     --------
-    >>> get_baseline("msp").fit().score(None, [[0.8, 0.2]])
+    >>> get_baseline("msp").fit().confidence(None, [[0.8, 0.2]])
     array([0.8])
     """
     if name not in BASELINES:

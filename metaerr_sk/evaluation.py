@@ -78,7 +78,7 @@ def evaluate_error_detection(
     Z_train, Z_test = space(X_train), space(X_test)
     # The base's own training labels define Trust Score's class sets.
     for name in baselines:
-        confidence = get_baseline(name).fit(Z_train, y_train).score(Z_test, proba)
+        confidence = get_baseline(name).fit(Z_train, y_train).confidence(Z_test, proba)
         scores[name] = error_detection_report(correct, confidence)
 
     scores[_label(first)] = error_detection_report(

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from metaerr_sk.baselines import (
+    BASELINES,
+    TrustScore,
+    doctor,
+    get_baseline,
+    margin,
+    max_softmax_probability,
+    negative_entropy,
+)
+
+PROBA = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [1.0, 0.0, 0.0]])
+
+
+def test_probability_scores_by_hand():
+    np.testing.assert_allclose(max_softmax_probability(PROBA), [0.7, 0.4, 1.0])
+    np.testing.assert_allclose(margin(PROBA), [0.5, 0.0, 1.0])
+    expected_entropy = [
+        0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1),
+        2 * 0.4 * np.log(0.4) + 0.2 * np.log(0.2),
+        0.0,
+    ]
+    np.testing.assert_allclose(negative_entropy(PROBA), expected_entropy)
+    # DOCTOR: g = 1 - sum p^2; confidence -g / (1 - g).
+    sum_sq = np.array([0.54, 0.36, 1.0])
+    np.testing.assert_allclose(doctor(PROBA), -(1 - sum_sq) / sum_sq)
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_common_interface_ranks_the_sure_sample_first(name):
+    # Two classes on a line; the sample at 0.05 is deep in class 0 and its
+    # prediction is confident, the one at 0.5 sits on the boundary.
+    X_train = np.array([[0.0], [0.1], [0.2], [0.8], [0.9], [1.0]])
+    y_train = np.array([0, 0, 0, 1, 1, 1])
+    X = np.array([[0.05], [0.5]])
+    proba = np.array([[0.95, 0.05], [0.55, 0.45]])
+    confidence = get_baseline(name).fit(X_train, y_train).confidence(X, proba)
+    assert confidence.shape == (2,)
+    assert confidence[0] > confidence[1]
+
+
+def test_trust_score_by_hand():
+    X_train = np.array([[0.0], [1.0], [3.0], [4.0]])
+    ts = TrustScore().fit(X_train, ["a", "a", "b", "b"])
+    # x = 1.5 predicted "a": nearest a at 0.5, nearest b at 1.5 -> ratio 3.
+    # x = 1.5 predicted "b": the inverse, 1/3.
+    scores = ts.confidence([[1.5], [1.5]], [[0.6, 0.4], [0.4, 0.6]])
+    np.testing.assert_allclose(scores, [3.0, 1 / 3], rtol=1e-9)
+
+
+def test_trust_score_alpha_filters_outliers():
+    # Class 0 has one far outlier at 10; with alpha it leaves the class index,
+    # so a sample near 10 predicted as 0 is no longer trusted.
+    X_train = np.array([[0.0], [0.1], [0.2], [0.3], [10.0], [5.0], [5.1], [5.2]])
+    y_train = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    proba = np.array([[0.9, 0.1]])
+    plain = TrustScore().fit(X_train, y_train).confidence([[9.9]], proba)
+    filtered = (
+        TrustScore(n_neighbors=2, alpha=0.2).fit(X_train, y_train)
+        .confidence([[9.9]], proba)
+    )
+    assert plain[0] > 1 > filtered[0]
+
+
+@pytest.mark.parametrize(
+    ("proba", "message"),
+    [([[0.5], [0.5]], "minimum of 2"), ([[-0.1, 1.1]], "non-negative")],
+)
+def test_bad_proba(proba, message):
+    with pytest.raises(ValueError, match=message):
+        max_softmax_probability(proba)
+
+
+def test_trust_score_errors():
+    ts = TrustScore()
+    with pytest.raises(NotFittedError):
+        ts.confidence([[0.0]], [[0.5, 0.5]])
+    with pytest.raises(ValueError, match="at least two classes"):
+        ts.fit([[0.0], [1.0]], [1, 1])
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\)"):
+        TrustScore(alpha=1.0).fit([[0.0], [1.0]], [0, 1])
+    ts.fit([[0.0], [1.0], [2.0]], [0, 1, 2])
+    with pytest.raises(ValueError, match="proba must have shape"):
+        ts.confidence([[0.0]], [[0.5, 0.5]])
+
+
+def test_unknown_baseline():
+    with pytest.raises(ValueError, match="Unknown baseline 'odin'"):
+        get_baseline("odin")
