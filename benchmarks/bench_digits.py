@@ -32,13 +32,15 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from metaerr_sk._meta_learners import META_LEARNERS
-from metaerr_sk.evaluation import evaluate_error_detection
 from metaerr_sk._reporting import summarize_runs, write_markdown
+from metaerr_sk.evaluation import evaluate_error_detection
 
 RESULTS = Path(__file__).parent / "results"
 # The issue names SVC(probability=True), deprecated in scikit-learn 1.9 but still the
 # protocol; its FutureWarning on every fit would drown the progress lines.
-warnings.filterwarnings("ignore", message=".*probability.*deprecated", category=FutureWarning)
+warnings.filterwarnings(
+    "ignore", message=".*probability.*deprecated", category=FutureWarning
+)
 METRICS = ("auroc_f", "aupr_error", "fpr_at_95_tpr", "aurc", "e_aurc")
 
 
@@ -48,7 +50,9 @@ def make_bases(seed):
         "LogisticRegression": make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=2000)
         ),
-        "SVC": make_pipeline(StandardScaler(), SVC(probability=True, random_state=seed)),
+        "SVC": make_pipeline(
+            StandardScaler(), SVC(probability=True, random_state=seed)
+        ),
         "KNeighbors": KNeighborsClassifier(),
         "HistGradientBoosting": HistGradientBoostingClassifier(random_state=seed),
         "MLP": make_pipeline(
@@ -69,8 +73,13 @@ def run(seeds, base_names, meta_learners):
                 continue
             start = time.perf_counter()
             result = evaluate_error_detection(
-                base, X_train, y_train, X_test, y_test,
-                meta_learners=meta_learners, random_state=seed,
+                base,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                meta_learners=meta_learners,
+                random_state=seed,
             )
             result.update(dataset="digits", base=name, seed=seed)
             runs.append(result)
@@ -93,8 +102,14 @@ def acceptance(summary):
         meta = methods["metaerr[logistic]"]["auroc_f"]["mean"]
         needed = 0.10 if base == "GaussianNB" else -0.005
         rows.append(
-            {"base": base, "msp": msp, "metaerr": meta, "delta": meta - msp,
-             "required_delta": needed, "met": bool(meta - msp >= needed)}
+            {
+                "base": base,
+                "msp": msp,
+                "metaerr": meta,
+                "delta": meta - msp,
+                "required_delta": needed,
+                "met": bool(meta - msp >= needed),
+            }
         )
     return rows
 

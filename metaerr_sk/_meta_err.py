@@ -289,7 +289,10 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 Z, y_index, self.oof_error_, self.classes_.size
             )
         meta_X = build_meta_features(
-            self.oof_proba_, features, neighborhood=self.neighborhood_, Z=Z,
+            self.oof_proba_,
+            features,
+            neighborhood=self.neighborhood_,
+            Z=Z,
             exclude_self=True,
         )
         self.meta_learner_ = self._fit_meta_learner(meta_X, self.oof_error_)
@@ -314,8 +317,13 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             check_consistent_length(X, y)
             return X, y
         return validate_data(
-            self, X, y, accept_sparse=["csr", "csc"], allow_nd=True,
-            ensure_all_finite=self._finite_policy(), ensure_min_samples=2,
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            allow_nd=True,
+            ensure_all_finite=self._finite_policy(),
+            ensure_min_samples=2,
         )
 
     def _finite_policy(self):
@@ -351,8 +359,13 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if self.verbose:
                 print(f"[MetaErr] out-of-fold probabilities, cv={self.cv}")
             proba = out_of_fold_proba(
-                clone(self.estimator), X, y, cv=self.cv, n_jobs=self.n_jobs,
-                random_state=self.random_state, params=fit_params,
+                clone(self.estimator),
+                X,
+                y,
+                cv=self.cv,
+                n_jobs=self.n_jobs,
+                random_state=self.random_state,
+                params=fit_params,
             )
         if self.verbose:
             print("[MetaErr] refitting the base on all training data")
@@ -391,6 +404,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 f"{error.size} samples: there is nothing to learn the difference "
                 "from, so error probabilities fall back to 1 - max probability.",
                 UserWarning,
+                stacklevel=3,
             )
             return None
         m = self.meta_learner
@@ -407,7 +421,11 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if _takes_raw_input(self.estimator):
             return validate_data(self, X, reset=False, skip_check_array=True)
         return validate_data(
-            self, X, reset=False, accept_sparse=["csr", "csc"], allow_nd=True,
+            self,
+            X,
+            reset=False,
+            accept_sparse=["csr", "csc"],
+            allow_nd=True,
             ensure_all_finite=self._finite_policy(),
         )
 

@@ -111,8 +111,9 @@ class NeighborhoodFeatures:
         )
 
 
-def build_meta_features(proba, features, *, neighborhood=None, Z=None,
-                        exclude_self=False):
+def build_meta_features(
+    proba, features, *, neighborhood=None, Z=None, exclude_self=False
+):
     """Stack the selected groups into one matrix.
 
     Parameters

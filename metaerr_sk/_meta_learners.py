@@ -16,9 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 
 def _logistic(random_state):
-    return make_pipeline(
-        StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)
-    )
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
 
 
 def _lightgbm(random_state):

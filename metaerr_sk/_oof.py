@@ -31,8 +31,9 @@ def check_folds(y, cv, random_state):
     return check_cv(cv, y, classifier=True)
 
 
-def out_of_fold_proba(estimator, X, y, *, cv=5, n_jobs=None, random_state=None,
-                      params=None):
+def out_of_fold_proba(
+    estimator, X, y, *, cv=5, n_jobs=None, random_state=None, params=None
+):
     """Out-of-fold ``predict_proba`` of ``estimator`` on ``(X, y)``.
 
     Parameters
@@ -55,7 +56,12 @@ def out_of_fold_proba(estimator, X, y, *, cv=5, n_jobs=None, random_state=None,
     """
     splitter = check_folds(y, cv, random_state)
     return cross_val_predict(
-        estimator, X, y, cv=splitter, n_jobs=n_jobs, method="predict_proba",
+        estimator,
+        X,
+        y,
+        cv=splitter,
+        n_jobs=n_jobs,
+        method="predict_proba",
         params=params,
     )
 

@@ -6,9 +6,9 @@ Every score follows one small interface, so benchmarks can loop over them::
     confidence = score.confidence(X_test, proba_test)   # high = likely correct
 
 (``confidence``, not ``score``: scikit-learn reserves ``score(X, y)`` for a fit
-quality.) The four probability-only scores ignore ``X`` and have a no-op ``fit``; Trust Score
-needs the training data. ``proba`` columns follow the sorted class labels seen in
-``fit`` (the scikit-learn ``classes_`` order).
+quality.) The four probability-only scores ignore ``X`` and have a no-op ``fit``;
+Trust Score needs the training data. ``proba`` columns follow the sorted class
+labels seen in ``fit`` (the scikit-learn ``classes_`` order).
 
 References
 ----------
@@ -139,7 +139,7 @@ class DOCTOR(_ProbaScore):
 
 
 class TrustScore(BaseEstimator):
-    """Trust Score: how much closer a sample is to its predicted class than to any other.
+    """Trust Score: how much closer a sample is to its predicted class than to others.
 
     The ratio of the distance to the nearest training point of another class over
     the distance to the nearest training point of the predicted class, after
@@ -186,7 +186,8 @@ class TrustScore(BaseEstimator):
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if self.classes_.size < 2:
             raise ValueError(
-                f"TrustScore needs at least two classes in y; got {self.classes_.size} class."
+                "TrustScore needs at least two classes in y; got "
+                f"{self.classes_.size} class."
             )
         if not 0 <= self.alpha < 1:
             raise ValueError(f"alpha must be in [0, 1), got {self.alpha!r}.")

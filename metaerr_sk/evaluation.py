@@ -102,7 +102,9 @@ def evaluate_error_detection(
 
 
 def _label(meta_learner):
-    name = meta_learner if isinstance(meta_learner, str) else type(meta_learner).__name__
+    name = (
+        meta_learner if isinstance(meta_learner, str) else type(meta_learner).__name__
+    )
     return f"metaerr[{name}]"
 
 

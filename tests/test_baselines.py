@@ -59,7 +59,8 @@ def test_trust_score_alpha_filters_outliers():
     proba = np.array([[0.9, 0.1]])
     plain = TrustScore().fit(X_train, y_train).confidence([[9.9]], proba)
     filtered = (
-        TrustScore(n_neighbors=2, alpha=0.2).fit(X_train, y_train)
+        TrustScore(n_neighbors=2, alpha=0.2)
+        .fit(X_train, y_train)
         .confidence([[9.9]], proba)
     )
     assert plain[0] > 1 > filtered[0]

@@ -33,8 +33,13 @@ def digits_split():
 @pytest.fixture(scope="module")
 def small_data():
     X, y = make_classification(
-        n_samples=240, n_features=8, n_informative=5, n_classes=3,
-        n_clusters_per_class=2, flip_y=0.05, random_state=0,
+        n_samples=240,
+        n_features=8,
+        n_informative=5,
+        n_classes=3,
+        n_clusters_per_class=2,
+        flip_y=0.05,
+        random_state=0,
     )
     return X, y
 
@@ -189,9 +194,7 @@ def test_precomputed_oof_proba_replaces_the_cv(small_data):
     # The same out-of-fold probabilities give the same meta-model as the CV.
     ref = _fitted(X, y)
     again = MetaErrClassifier(base, random_state=0).fit(X, y, oof_proba=ref.oof_proba_)
-    np.testing.assert_allclose(
-        again.predict_error_proba(X), ref.predict_error_proba(X)
-    )
+    np.testing.assert_allclose(again.predict_error_proba(X), ref.predict_error_proba(X))
 
 
 # --------------------------------------------- pipelines, search, pickling
@@ -199,15 +202,46 @@ def test_precomputed_oof_proba_replaces_the_cv(small_data):
 
 def test_text_pipeline_base():
     docs = [
-        "the cat sat on the mat", "a cat and a kitten", "dogs chase cats",
-        "the dog barked loudly", "a puppy and a dog", "dogs love bones",
-        "stocks fell sharply", "the market rallied", "bond yields rose",
-        "cats purr softly", "my dog sleeps", "shares and stocks",
+        "the cat sat on the mat",
+        "a cat and a kitten",
+        "dogs chase cats",
+        "the dog barked loudly",
+        "a puppy and a dog",
+        "dogs love bones",
+        "stocks fell sharply",
+        "the market rallied",
+        "bond yields rose",
+        "cats purr softly",
+        "my dog sleeps",
+        "shares and stocks",
     ] * 5
-    y = np.array(["pet", "pet", "pet", "dog", "dog", "dog",
-                  "money", "money", "money", "pet", "dog", "money"] * 5)
+    y = np.array(
+        [
+            "pet",
+            "pet",
+            "pet",
+            "dog",
+            "dog",
+            "dog",
+            "money",
+            "money",
+            "money",
+            "pet",
+            "dog",
+            "money",
+        ]
+        * 5
+    )
     # Some wrong labels, so the base makes out-of-fold errors to learn from.
-    y[[5, 13, 22, 30, 41, 50, 57]] = ["money", "dog", "pet", "pet", "money", "pet", "dog"]
+    y[[5, 13, 22, 30, 41, 50, 57]] = [
+        "money",
+        "dog",
+        "pet",
+        "pet",
+        "money",
+        "pet",
+        "dog",
+    ]
     base = make_pipeline(CountVectorizer(), LogisticRegression(max_iter=500))
     clf = MetaErrClassifier(base, cv=3, random_state=0).fit(docs, y)
     assert set(clf.predict(["a cat on a mat", "stocks rallied"])) <= set(y)

@@ -1,0 +1,54 @@
+"""Every benchmark script runs end to end in its smoke mode (what CI can afford)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_script(name, *args, timeout=600):
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / name), "--smoke", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+
+
+def test_bench_digits_smoke(tmp_path):
+    run_script("bench_digits.py", "--out", str(tmp_path))
+    payload = json.loads((tmp_path / "digits_smoke.json").read_text())
+    methods = payload["summary"]["GaussianNB"]
+    assert {"msp", "trust_score", "metaerr[logistic]"} <= set(methods)
+    assert set(methods["msp"]) == {
+        "auroc_f",
+        "aupr_error",
+        "fpr_at_95_tpr",
+        "aurc",
+        "e_aurc",
+    }
+    assert "| metaerr[logistic] |" in (tmp_path / "digits_smoke.md").read_text()
+
+
+@pytest.mark.parametrize("argv", [["compare", "--seeds", "0", "--base", "gaussian_nb"]])
+def test_cli_compare_prints_every_method_and_metric(argv, capsys):
+    from metaerr_sk._cli import main
+
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "msp",
+        "margin",
+        "entropy",
+        "doctor",
+        "trust_score",
+        "metaerr[logistic]",
+        "auroc_f",
+        "e_aurc",
+    ):
+        assert name in out
