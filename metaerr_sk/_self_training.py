@@ -66,7 +66,7 @@ def _fold_splitter(y, cv, random_state):
         short = counts < cv
         if np.any(short):
             raise ValueError(
-                f"Labelled class {classes[short][0]!r} has {counts[short].min()} "
+                f"Labelled class {_plain(classes[short][0])!r} has {counts[short].min()} "
                 f"real label(s), fewer than cv={cv} folds: MetaErr needs every "
                 "labelled class in every fold to learn where the base fails. "
                 "Lower cv (cv=2 is the minimum) or label more samples of that class."
@@ -75,8 +75,9 @@ def _fold_splitter(y, cv, random_state):
     return check_cv(cv, y, classifier=True)
 
 
-def select_trusted(p_correct, pred_index, n_classes, *, criterion, threshold,
-                   k_best, balanced):
+def select_trusted(
+    p_correct, pred_index, n_classes, *, criterion, threshold, k_best, balanced
+):
     """Indices (into the candidates) of the samples to pseudo-label.
 
     Parameters
@@ -92,9 +93,9 @@ def select_trusted(p_correct, pred_index, n_classes, *, criterion, threshold,
     k_best : int
         ``"k_best"`` keeps the ``k_best`` most trusted candidates.
     balanced : bool
-        Cap each predicted class at its share: ``ceil(k / n_classes)`` where ``k``
-        is the number the criterion would keep, the most trusted first, so easy
-        classes do not swamp the rest.
+        Cap each predicted class at its share, ``ceil(k / n_classes)``, where
+        ``k`` is the number the criterion would keep, the most trusted first (and
+        never more than ``k`` in all), so easy classes do not swamp the rest.
 
     Returns
     -------
@@ -112,8 +113,10 @@ def select_trusted(p_correct, pred_index, n_classes, *, criterion, threshold,
         return np.sort(keep[:k])
     cap = int(np.ceil(k / n_classes))
     chosen = [keep[pred_index[keep] == c][:cap] for c in range(n_classes)]
-    chosen = np.concatenate(chosen) if chosen else np.array([], dtype=int)
-    return np.sort(chosen.astype(int))
+    chosen = np.concatenate(chosen).astype(int)
+    # ceil() may overshoot k: keep the k most trusted of the capped picks.
+    chosen = chosen[np.argsort(-p_correct[chosen], kind="stable")][:k]
+    return np.sort(chosen)
 
 
 class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -319,7 +322,10 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             return X, y
         allow_nan = get_tags(self.estimator).input_tags.allow_nan
         return validate_data(
-            self, X, y, accept_sparse=["csr", "csc"],
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
 
@@ -361,7 +367,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         self.classes_ = np.unique(y[real])
         if self.classes_.size < 2:
             raise ValueError(
-                f"The labelled samples hold a single class {self.classes_[0]!r}: "
+                f"The labelled samples hold one class only, {_plain(self.classes_[0])!r}: "
                 "label samples of at least two classes."
             )
 
@@ -409,9 +415,13 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             p_error = meta._error_proba(X_unl, proba)
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
-                1.0 - p_error, pred_index, self.classes_.size,
-                criterion=self.criterion, threshold=self.threshold,
-                k_best=self.k_best, balanced=self.balanced,
+                1.0 - p_error,
+                pred_index,
+                self.classes_.size,
+                criterion=self.criterion,
+                threshold=self.threshold,
+                k_best=self.k_best,
+                balanced=self.balanced,
             )
             added = unlabelled[chosen]
             labels = self.classes_[pred_index[chosen]]
@@ -479,8 +489,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     def _fit_meta(self, X_real, y_real, oof):
         n_neighbors = max(1, min(self.n_neighbors, y_real.shape[0] - 1))
         meta = MetaErrClassifier(
-            clone(self.estimator), meta_learner=self.meta_learner,
-            features=DEFAULT_FEATURES, cv=self.cv, n_neighbors=n_neighbors,
+            clone(self.estimator),
+            meta_learner=self.meta_learner,
+            features=DEFAULT_FEATURES,
+            cv=self.cv,
+            n_neighbors=n_neighbors,
             random_state=self.random_state,
         )
         with warnings.catch_warnings():
@@ -500,13 +513,15 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         if meta.neighbor_space_ is not None:
             Z = _to_space(meta.neighbor_space_, X_real)
         meta_X = build_meta_features(
-            meta.oof_proba_, tuple(meta.features), neighborhood=meta.neighborhood_,
-            Z=Z, exclude_self=True,
+            meta.oof_proba_,
+            tuple(meta.features),
+            neighborhood=meta.neighborhood_,
+            Z=Z,
+            exclude_self=True,
         )
         learner = clone(meta.meta_learner_)
         splits = [
-            (tr, te) for tr, te in folds
-            if 0 < meta.oof_error_[tr].sum() < tr.size
+            (tr, te) for tr, te in folds if 0 < meta.oof_error_[tr].sum() < tr.size
         ]
         if len(splits) < len(folds):
             return float("nan"), msp_auroc
@@ -523,7 +538,10 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             return validate_data(self, X, reset=False, skip_check_array=True)
         allow_nan = get_tags(self.estimator).input_tags.allow_nan
         return validate_data(
-            self, X, reset=False, accept_sparse=["csr", "csc"],
+            self,
+            X,
+            reset=False,
+            accept_sparse=["csr", "csc"],
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
 
@@ -538,7 +556,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.estimator_.predict(self._validate_predict_data(X))
+        X = self._validate_predict_data(X)
+        return self.estimator_.predict(X)
 
     def predict_proba(self, X):
         """Class probabilities of the self-trained base.
@@ -551,7 +570,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self.estimator_.predict_proba(self._validate_predict_data(X))
+        X = self._validate_predict_data(X)
+        return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
@@ -565,7 +585,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        return self.estimator_.decision_function(self._validate_predict_data(X))
+        X = self._validate_predict_data(X)
+        return self.estimator_.decision_function(X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
@@ -579,7 +600,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return self.estimator_.predict_log_proba(self._validate_predict_data(X))
+        X = self._validate_predict_data(X)
+        return self.estimator_.predict_log_proba(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
