@@ -66,7 +66,8 @@ def _fold_splitter(y, cv, random_state):
         short = counts < cv
         if np.any(short):
             raise ValueError(
-                f"Labelled class {_plain(classes[short][0])!r} has {counts[short].min()} "
+                f"Labelled class {_plain(classes[short][0])!r} has "
+                f"{counts[short].min()} "
                 f"real label(s), fewer than cv={cv} folds: MetaErr needs every "
                 "labelled class in every fold to learn where the base fails. "
                 "Lower cv (cv=2 is the minimum) or label more samples of that class."
@@ -367,7 +368,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         self.classes_ = np.unique(y[real])
         if self.classes_.size < 2:
             raise ValueError(
-                f"The labelled samples hold one class only, {_plain(self.classes_[0])!r}: "
+                "The labelled samples hold one class only, "
+                f"{_plain(self.classes_[0])!r}: "
                 "label samples of at least two classes."
             )
 
@@ -383,6 +385,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                 "y contains no unlabeled samples (-1): the base is fitted on the "
                 "labelled data and no self-training happens.",
                 UserWarning,
+                stacklevel=2,
             )
             self.termination_condition_ = "all_labeled"
             self.estimator_ = clone(self.estimator).fit(X, y)
