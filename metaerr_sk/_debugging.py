@@ -1,0 +1,511 @@
+"""Data-centric debugging: retrain a classifier on pool samples near its failures.
+
+:class:`DataCentricDebugger` is the estimator shell over the pure selection core
+:func:`metaerr_sk._neighbors_search.select_neighbors`. The error sample is either a
+small set of labelled failures, or the deployment samples that a
+:class:`~metaerr_sk.MetaErrClassifier` flags as likely failures - which closes the
+loop from predicting errors to repairing them without labelling deployment data.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _num_samples,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._meta_err import MetaErrClassifier
+from ._neighbors_search import select_neighbors
+
+__all__ = ["DataCentricDebugger"]
+
+
+def _estimator_has(attr):
+    """The fitted base, else the unfitted one, has ``attr``."""
+
+    def check(self):
+        base = getattr(self, "estimator_", self.estimator)
+        return hasattr(base, attr)
+
+    return check
+
+
+def _as_rows(X):
+    """Array-likes (lists) as arrays; arrays, sparse matrices and frames as is."""
+    if X is None or hasattr(X, "iloc") or hasattr(X, "tocsr"):
+        return X
+    return np.asarray(X)
+
+
+def _take(X, indices):
+    """Rows ``indices`` of an array, sparse matrix or frame."""
+    if hasattr(X, "iloc"):
+        return X.iloc[indices]
+    return X[indices]
+
+
+def _concat(parts):
+    """Stack row blocks of the same kind (arrays, sparse matrices or frames)."""
+    parts = [p for p in parts if _num_samples(p) > 0]
+    first = parts[0]
+    if hasattr(first, "iloc"):
+        import pandas as pd
+
+        return pd.concat(parts, ignore_index=True)
+    if hasattr(first, "tocsr"):
+        from scipy import sparse
+
+        return sparse.vstack(parts, format="csr")
+    return np.concatenate([np.asarray(p) for p in parts])
+
+
+class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Retrain a classifier on its training data plus pool samples near its failures.
+
+    Data-Centric Debugging (Singla et al., WACV 2024): given an *error sample*
+    (inputs where the model fails) and a large pool of weakly (noisily) labelled
+    inputs, embed both, select the pool samples nearest to the error sample in
+    l2 distance and retrain the base on the training data plus the selected pool
+    samples with their weak labels.
+
+    The error sample comes from one of two sources (``error_source``):
+
+    - ``"labels"``: labelled failures ``X_error, y_error`` passed to ``fit``;
+    - ``"metaerr"``: unlabelled deployment data ``X_deploy``; a
+      :class:`~metaerr_sk.MetaErrClassifier` fitted on the training data flags
+      the samples it predicts the base gets wrong, and those are the error
+      sample. No deployment label is needed.
+
+    Parameters
+    ----------
+    estimator : classifier
+        The base model; cloned and fitted on the training data plus the
+        selected pool samples. It takes the inputs as given to ``fit``
+        (``X``, ``X_pool``, ``X_error`` must be of the same kind).
+
+    embedding : transformer, default=None
+        Maps inputs to the space where neighbours are measured (e.g.
+        :class:`metaerr_sk.nn.ResNetEmbedding` for images, ``PCA(50)`` for
+        pixels). Cloned and fitted on ``X``. ``None``: the inputs already are
+        embeddings (2-D numeric arrays), used as they are.
+
+    n_neighbors : int, default=10
+        Pool samples selected per error sample (their union is added), when
+        ``budget`` is None.
+
+    budget : int, default=None
+        Total number of pool samples to add; overrides ``n_neighbors``. With
+        ``strategy="nearest"`` the ``budget`` pool samples closest to their
+        nearest error sample.
+
+    label_filter : bool, default=False
+        Only select pool samples whose weak label equals the label of the error
+        sample that retrieves them. Needs labelled failures: it is rejected with
+        ``error_source="metaerr"``, whose error sample has no trustworthy label
+        (its only label is the base's prediction, which MetaErr predicts to be
+        wrong).
+
+    strategy : {"nearest", "random"}, default="nearest"
+        ``"nearest"``: nearest-neighbour selection. ``"random"``: the same
+        number of pool samples drawn uniformly (a baseline; ``random_state``
+        seeds it).
+
+    error_source : {"labels", "metaerr"}, default="labels"
+        Where the error sample comes from; see above.
+
+    meta_estimator : MetaErrClassifier, default=None
+        The failure predictor for ``error_source="metaerr"``, cloned and fitted
+        on ``(X, y)``. ``None``: ``MetaErrClassifier(clone(estimator),
+        random_state=random_state)``.
+
+    n_flagged : int, default=None
+        With ``error_source="metaerr"``: use the ``n_flagged`` deployment samples
+        with the highest predicted error probability. ``None``: those that
+        ``meta_estimator.predict_error`` flags.
+
+    add_error_sample : bool, default=True
+        Also train on the labelled error sample itself (``error_source="labels"``
+        only; flagged deployment samples have no labels).
+
+    memory_limit_mb : float, default=256
+        Memory bound of the nearest-neighbour search.
+
+    n_jobs : int, default=None
+        Threads of the nearest-neighbour search.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``strategy="random"`` and the default ``meta_estimator``.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The base fitted on the training data plus the additions.
+
+    embedding_ : transformer or None
+        The fitted embedding (``None`` when inputs are embeddings).
+
+    meta_estimator_ : MetaErrClassifier or None
+        The fitted failure predictor (``error_source="metaerr"`` only).
+
+    error_indices_ : ndarray of shape (n_errors,)
+        Rows of ``X_error`` (``"labels"``) or ``X_deploy`` (``"metaerr"``) that
+        form the error sample.
+
+    selected_ : ndarray of shape (n_selected,)
+        Sorted pool indices added to training.
+
+    classes_ : ndarray of shape (n_classes,)
+        Class labels of the retrained base.
+
+    n_features_in_ : int
+        Features seen in ``fit`` (only when ``embedding`` is None).
+
+    See Also
+    --------
+    MetaErrClassifier : Predicts where a classifier fails.
+    metaerr_sk._neighbors_search.select_neighbors : The selection core.
+
+    Notes
+    -----
+    The selection details (neighbours per error sample, label filter, adding
+    the error sample) are not published by the paper; they are parameters here.
+    With ``error_source="metaerr"`` the error sample is only as good as MetaErr's
+    flags: false alarms retrieve pool samples near inputs the base already gets
+    right.
+
+    References
+    ----------
+    .. [1] S. Singla, A. M. Chegini, M. Moayeri, S. Feizi, "Data-Centric
+       Debugging: Mitigating Model Failures via Targeted Image Retrieval",
+       WACV 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from metaerr_sk._debugging import DataCentricDebugger
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 2)); y = (X[:, 0] > 0).astype(int)
+    >>> X_pool = rng.normal(size=(200, 2)); y_pool = (X_pool[:, 0] > 0).astype(int)
+    >>> dcd = DataCentricDebugger(LogisticRegression(), budget=20)
+    >>> dcd = dcd.fit(X, y, X_pool=X_pool, y_pool=y_pool,
+    ...               X_error=X[:3], y_error=y[:3])
+    >>> dcd.selected_.shape
+    (20,)
+    >>> dcd.predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "predict"])],
+        "embedding": [HasMethods(["fit", "transform"]), None],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "budget": [Interval(Integral, 1, None, closed="left"), None],
+        "label_filter": ["boolean"],
+        "strategy": [StrOptions({"nearest", "random"})],
+        "error_source": [StrOptions({"labels", "metaerr"})],
+        "meta_estimator": [HasMethods(["fit", "predict_error_proba"]), None],
+        "n_flagged": [Interval(Integral, 1, None, closed="left"), None],
+        "add_error_sample": ["boolean"],
+        "memory_limit_mb": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        estimator,
+        *,
+        embedding=None,
+        n_neighbors=10,
+        budget=None,
+        label_filter=False,
+        strategy="nearest",
+        error_source="labels",
+        meta_estimator=None,
+        n_flagged=None,
+        add_error_sample=True,
+        memory_limit_mb=256,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.embedding = embedding
+        self.n_neighbors = n_neighbors
+        self.budget = budget
+        self.label_filter = label_filter
+        self.strategy = strategy
+        self.error_source = error_source
+        self.meta_estimator = meta_estimator
+        self.n_flagged = n_flagged
+        self.add_error_sample = add_error_sample
+        self.memory_limit_mb = memory_limit_mb
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(
+        # The base, the embedding and MetaErr are validated when fitted.
+        prefer_skip_nested_validation=False
+    )
+    def fit(
+        self, X, y, *, X_pool, y_pool, X_error=None, y_error=None, X_deploy=None
+    ):
+        """Select pool samples near the error sample and retrain the base.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or what ``embedding`` takes
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Training labels.
+        X_pool : array-like of shape (n_pool, ...)
+            Candidate pool, inputs of the same kind as ``X``.
+        y_pool : array-like of shape (n_pool,)
+            Weak (possibly noisy) labels of the pool.
+        X_error : array-like of shape (n_errors, ...), default=None
+            Labelled failures; required with ``error_source="labels"``.
+        y_error : array-like of shape (n_errors,), default=None
+            Their true labels; required with ``error_source="labels"``.
+        X_deploy : array-like of shape (n_deploy, ...), default=None
+            Unlabelled deployment inputs; required with
+            ``error_source="metaerr"``.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        if self.embedding is None:
+            X, y = validate_data(self, X, y, accept_sparse=["csr"])
+        else:
+            # The embedding reads its own input (images, text): only lengths
+            # are checked here, the embedding validates the rest.
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+        check_classification_targets(y)
+        X_pool, X_error, X_deploy = map(_as_rows, (X_pool, X_error, X_deploy))
+        y_pool = column_or_1d(y_pool, warn=True)
+        check_consistent_length(X_pool, y_pool)
+        if _num_samples(X_pool) == 0:
+            raise ValueError("X_pool is empty; the pool needs at least one sample.")
+        rng = check_random_state(self.random_state)
+
+        self.embedding_ = (
+            None if self.embedding is None else clone(self.embedding).fit(X, y)
+        )
+        X_err, y_err = self._error_sample(X, y, X_error, y_error, X_deploy)
+        self.selected_ = self._select(X, X_err, y_err, X_pool, y_pool, rng)
+
+        parts_X, parts_y = [X, _take(X_pool, self.selected_)], [
+            y,
+            y_pool[self.selected_],
+        ]
+        if self.error_source == "labels" and self.add_error_sample:
+            parts_X.append(X_err)
+            parts_y.append(y_err)
+        self.estimator_ = clone(self.estimator).fit(
+            _concat(parts_X), np.concatenate(parts_y)
+        )
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def _error_sample(self, X, y, X_error, y_error, X_deploy):
+        """The error sample's inputs and labels (None when unlabelled)."""
+        if self.error_source == "labels":
+            if X_error is None or y_error is None:
+                raise ValueError(
+                    "error_source='labels' needs the labelled failures X_error and "
+                    "y_error; pass them, or use error_source='metaerr' with X_deploy."
+                )
+            if X_deploy is not None:
+                raise ValueError(
+                    "X_deploy is only used with error_source='metaerr'; drop it or "
+                    "set error_source='metaerr'."
+                )
+            y_error = column_or_1d(y_error, warn=True)
+            check_consistent_length(X_error, y_error)
+            if _num_samples(X_error) == 0:
+                raise ValueError(
+                    "The error sample is empty (X_error has no rows); pass at least "
+                    "one labelled failure."
+                )
+            self.meta_estimator_ = None
+            self.error_indices_ = np.arange(_num_samples(X_error))
+            return X_error, y_error
+
+        if X_deploy is None:
+            raise ValueError(
+                "error_source='metaerr' needs unlabelled deployment data X_deploy."
+            )
+        if X_error is not None or y_error is not None:
+            raise ValueError(
+                "X_error/y_error are only used with error_source='labels'; drop them "
+                "or set error_source='labels'."
+            )
+        if self.label_filter:
+            raise ValueError(
+                "label_filter=True needs labelled failures, but the error sample "
+                "flagged by MetaErr has no labels (only the base's predictions, "
+                "which MetaErr predicts are wrong); set label_filter=False or use "
+                "error_source='labels'."
+            )
+        if _num_samples(X_deploy) == 0:
+            raise ValueError(
+                "The error sample is empty (X_deploy has no rows); pass deployment "
+                "data for MetaErr to flag."
+            )
+        meta = (
+            MetaErrClassifier(clone(self.estimator), random_state=self.random_state)
+            if self.meta_estimator is None
+            else clone(self.meta_estimator)
+        )
+        self.meta_estimator_ = meta.fit(X, y)
+        if self.n_flagged is None:
+            flagged = np.flatnonzero(self.meta_estimator_.predict_error(X_deploy))
+        else:
+            p_error = self.meta_estimator_.predict_error_proba(X_deploy)
+            n = min(self.n_flagged, p_error.shape[0])
+            flagged = np.sort(np.argsort(-p_error, kind="stable")[:n])
+        if flagged.size == 0:
+            raise ValueError(
+                "The error sample is empty: MetaErr flags none of the X_deploy "
+                "samples as a likely failure; set n_flagged to take the most likely "
+                "ones, or lower the meta_estimator's error_threshold."
+            )
+        self.error_indices_ = flagged
+        return _take(X_deploy, flagged), None
+
+    def _embed(self, X, name, width):
+        Z = X if self.embedding_ is None else self.embedding_.transform(X)
+        if hasattr(Z, "toarray"):
+            Z = Z.toarray()
+        Z = np.asarray(Z)
+        if Z.ndim != 2:
+            raise ValueError(
+                f"The embeddings of {name} must be 2-D (n_samples, n_features), got "
+                f"shape {Z.shape}; pass an embedding transformer."
+            )
+        if width is not None and Z.shape[1] != width:
+            raise ValueError(
+                f"{name} embeds to {Z.shape[1]} features but X_pool to {width}; "
+                "every input must go through the same embedding."
+            )
+        return Z
+
+    def _select(self, X, X_err, y_err, X_pool, y_pool, rng):
+        Z_pool = self._embed(X_pool, "X_pool", None)
+        width = getattr(self, "n_features_in_", None)
+        if self.embedding_ is None and width is not None and Z_pool.shape[1] != width:
+            raise ValueError(
+                f"X_pool has {Z_pool.shape[1]} features but X has {width}; both "
+                "must be in the same feature (embedding) space."
+            )
+        name = "X_error" if self.error_source == "labels" else "X_deploy"
+        Z_err = self._embed(X_err, name, Z_pool.shape[1])
+        n_pool = Z_pool.shape[0]
+
+        if self.strategy == "random":
+            # The inputs are checked as the nearest-neighbour core checks them.
+            for Z, what in ((Z_err, name), (Z_pool, "X_pool")):
+                if not np.isfinite(Z).all():
+                    raise ValueError(
+                        f"The embeddings of {what} contain NaN or infinity; remove "
+                        "or impute them first."
+                    )
+            n = (
+                self.budget
+                if self.budget is not None
+                else min(n_pool, self.n_neighbors * Z_err.shape[0])
+            )
+            if n > n_pool:
+                raise ValueError(
+                    f"budget={n} is larger than the pool ({n_pool} samples); lower "
+                    "the budget."
+                )
+            return np.sort(rng.choice(n_pool, size=n, replace=False))
+
+        return select_neighbors(
+            Z_err,
+            Z_pool,
+            n_neighbors=None if self.budget is not None else self.n_neighbors,
+            budget=self.budget,
+            error_labels=y_err,
+            pool_labels=y_pool if y_err is not None else None,
+            label_filter=self.label_filter,
+            memory_limit_mb=self.memory_limit_mb,
+            n_jobs=self.n_jobs,
+        )
+
+    # ------------------------------------------------------------ prediction
+
+    def _check_X(self, X):
+        check_is_fitted(self)
+        if self.embedding is None:
+            return validate_data(self, X, reset=False, accept_sparse=["csr"])
+        return X
+
+    def predict(self, X):
+        """Predict with the retrained base.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+        """
+        return self.estimator_.predict(self._check_X(X))
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the retrained base.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self.estimator_.predict_proba(self._check_X(X))
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of the retrained base.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs.
+
+        Returns
+        -------
+        scores : ndarray
+        """
+        return self.estimator_.decision_function(self._check_X(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
