@@ -72,7 +72,7 @@ def make_base():
 # ------------------------------------------------------------------- data
 
 
-def load(name, seed, data_dir, device):
+def load(name, seed, data_dir, device, pool=POOL):
     """``(X_pool, y_pool, X_test, y_test)`` as float arrays for one seed."""
     if name == "digits":
         X, y = load_digits(return_X_y=True)
@@ -93,7 +93,7 @@ def load(name, seed, data_dir, device):
         X_test, y_test = loader(data_dir, subset="test")
         X_pool = X_pool.reshape(len(X_pool), -1).astype(np.float32)
         X_test = X_test.reshape(len(X_test), -1).astype(np.float32)
-    pick = np.random.RandomState(seed).choice(len(y_pool), POOL, replace=False)
+    pick = np.random.RandomState(seed).choice(len(y_pool), pool, replace=False)
     return X_pool[pick], y_pool[pick], X_test, y_test
 
 
@@ -183,10 +183,10 @@ def iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter):
 METHODS = ("supervised", *SKLEARN, "fixmatch_0.95", "metaerr")
 
 
-def run_method(name, per_class, seed, method, data_dir, device, curves):
+def run_method(name, per_class, seed, method, data_dir, device, curves, params, pool):
     """One method on one (dataset, budget, seed): scores and per-iteration rows."""
     start = time.perf_counter()
-    X, y_pool, X_test, y_test = load(name, seed, data_dir, device)
+    X, y_pool, X_test, y_test = load(name, seed, data_dir, device, pool)
     y_semi = semi_labels(y_pool, per_class, seed)
     has = y_semi != -1
     out = {"method": method, "iterations": []}
@@ -197,7 +197,8 @@ def run_method(name, per_class, seed, method, data_dir, device, curves):
         model, transduction, labeled_iter = fixmatch_once(X, y_semi)
         n_iter = 1
     elif method == "metaerr":
-        model = SelfTrainingWithMetaErr(make_base(), random_state=seed).fit(X, y_semi)
+        model = SelfTrainingWithMetaErr(make_base(), random_state=seed, **params)
+        model.fit(X, y_semi)
         out["history"] = model.history_
         out["termination"] = model.termination_condition_
     elif method == "sklearn_k_best":
@@ -376,6 +377,10 @@ def write_markdown(path, payload):
         "",
         f"Protocol: {payload['protocol']}",
         "",
+        f"This run: pool size {payload['pool']} for MNIST, Fashion-MNIST and "
+        f"CIFAR-10 (digits: its 50 % split); SelfTrainingWithMetaErr parameters "
+        f"{payload['metaerr_params'] or 'defaults'}.",
+        "",
         f"Seeds: {payload['seeds']} (mean ± standard deviation). "
         f"Run time: {payload['seconds']:.0f} s on {payload['environment']['cpus']} "
         f"CPU cores, n_jobs={payload['n_jobs']}.",
@@ -426,6 +431,20 @@ def main(argv=None):
         action="store_true",
         help="skip per-iteration test accuracy (refits per iteration)",
     )
+    parser.add_argument(
+        "--metaerr-params",
+        type=json.loads,
+        default={},
+        help="JSON of non-default SelfTrainingWithMetaErr parameters, e.g. "
+        "'{\"threshold\": 0.8}' (the committed results use the defaults)",
+    )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=POOL,
+        help="training pool size for MNIST, Fashion-MNIST and CIFAR-10",
+    )
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -440,7 +459,7 @@ def main(argv=None):
         for d in args.datasets
         for b in args.budgets
         for s in args.seeds
-        for m in METHODS
+        for m in args.methods
     ]
     # Slowest first: self-training on the big pools.
     tasks.sort(
@@ -456,6 +475,8 @@ def main(argv=None):
                 args.data_dir,
                 args.device,
                 not args.no_curves and d == "digits",
+                args.metaerr_params,
+                args.pool,
             )
             for d, b, s, m in tasks
         )
@@ -467,6 +488,8 @@ def main(argv=None):
         "protocol": " ".join(__doc__.split("\n\n")[1].split()),
         "seeds": args.seeds,
         "n_jobs": args.n_jobs,
+        "metaerr_params": args.metaerr_params,
+        "pool": args.pool,
         "environment": {
             "python": platform.python_version(),
             "sklearn": sklearn.__version__,
