@@ -1,0 +1,309 @@
+"""DataCentricDebugger: selection, retraining, the MetaErr loop, bad input."""
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from metaerr_sk import MetaErrClassifier
+from metaerr_sk._debugging import DataCentricDebugger
+from metaerr_sk._neighbors_search import select_neighbors
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+# Common estimator checks (parametrize_with_checks) do not apply: fit needs the
+# keyword-only pool (X_pool, y_pool) and an error sample, which the checks never
+# pass, so every check would fail at fit. Clone, pickle, get/set_params and use
+# inside a Pipeline are tested directly below instead.
+
+
+def _gap_problem(seed=0):
+    """Two classes, each two clusters; training covers only one cluster per class.
+
+    Returns train, a labelled error sample from the uncovered clusters, a pool
+    (20% label noise) covering all four, and a held-out set of the uncovered
+    clusters.
+    """
+    rng = np.random.RandomState(seed)
+    # the uncovered clusters 2 and 3 lie nearer the covered cluster of the other
+    # class, and nearer the base's boundary than the covered ones
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [1.5, 4.0], [4.5, 4.0]])
+    cls = np.array([0, 1, 1, 0])
+    scale = np.array([1.4, 1.4, 0.7, 0.7])
+
+    def draw(clusters, n, p=None):
+        c = rng.choice(clusters, size=n, p=p)
+        return centres[c] + rng.normal(size=(n, 2)) * scale[c, None], cls[c]
+
+    X, y = draw([0, 1], 80)
+    X_err, y_err = draw([2, 3], 6)
+    # the uncovered clusters are rare in the pool (2% of it)
+    X_pool, y_pool = draw([0, 1, 2, 3], 2000, p=[0.49, 0.49, 0.01, 0.01])
+    noisy = rng.rand(2000) < 0.2
+    y_pool = np.where(noisy, 1 - y_pool, y_pool)
+    X_held, y_held = draw([2, 3], 200)
+    return X, y, X_err, y_err, X_pool, y_pool, X_held, y_held
+
+
+@pytest.fixture
+def gap():
+    return _gap_problem()
+
+
+def _base():
+    return KNeighborsClassifier(n_neighbors=5)
+
+
+def test_fit_selects_what_the_core_selects(gap):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    dcd = DataCentricDebugger(_base(), n_neighbors=7).fit(
+        X, y, X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err
+    )
+    expected = select_neighbors(X_err, X_pool, n_neighbors=7)
+    np.testing.assert_array_equal(dcd.selected_, expected)
+    np.testing.assert_array_equal(dcd.error_indices_, np.arange(6))
+    np.testing.assert_array_equal(dcd.classes_, [0, 1])
+    assert dcd.meta_estimator_ is None and dcd.embedding_ is None
+    assert dcd.n_features_in_ == 2
+    # train + selected pool + the error sample itself
+    assert dcd.estimator_.n_samples_fit_ == 80 + expected.size + 6
+
+
+@pytest.mark.parametrize("add_error_sample", [True, False])
+@pytest.mark.parametrize("budget", [1, 25])
+def test_budget_selects_exactly_budget(gap, budget, add_error_sample):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    dcd = DataCentricDebugger(
+        _base(), budget=budget, add_error_sample=add_error_sample
+    ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    assert dcd.selected_.shape == (budget,)
+    assert np.all(np.diff(dcd.selected_) > 0)
+    extra = 6 if add_error_sample else 0
+    assert dcd.estimator_.n_samples_fit_ == 80 + budget + extra
+
+
+def test_label_filter_keeps_agreeing_weak_labels(gap):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    y_err = np.zeros_like(y_err)  # every failure labelled 0
+    dcd = DataCentricDebugger(_base(), budget=30, label_filter=True).fit(
+        X, y, X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err
+    )
+    assert np.all(y_pool[dcd.selected_] == 0)
+    unfiltered = DataCentricDebugger(_base(), budget=30).fit(
+        X, y, X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err
+    )
+    assert np.any(y_pool[unfiltered.selected_] == 1)
+
+
+def test_random_strategy_is_seeded_and_sized(gap):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    a = DataCentricDebugger(_base(), strategy="random", budget=40, random_state=0)
+    b = clone(a)
+    a.fit(X, y, **kw)
+    b.fit(X, y, **kw)
+    np.testing.assert_array_equal(a.selected_, b.selected_)
+    assert a.selected_.shape == (40,)
+    nearest = DataCentricDebugger(_base(), budget=40).fit(X, y, **kw)
+    assert not np.array_equal(a.selected_, nearest.selected_)
+
+
+def test_nearest_selection_repairs_the_gap_and_beats_random(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    base = _base().fit(X, y)
+    nearest = DataCentricDebugger(_base(), budget=60, add_error_sample=False)
+    nearest.fit(X, y, **kw)
+    rand = DataCentricDebugger(
+        _base(), budget=60, strategy="random", add_error_sample=False, random_state=0
+    ).fit(X, y, **kw)
+    acc_base = base.score(X_held, y_held)
+    acc_nn = nearest.score(X_held, y_held)
+    assert acc_base < 0.2  # the uncovered clusters are predicted wrong
+    assert acc_nn > 0.7
+    assert acc_nn > rand.score(X_held, y_held) + 0.1
+
+
+def test_metaerr_source_flags_deployment_samples(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    X_deploy = np.vstack([X[:40], X_held[:40]])  # half covered, half the gap
+    meta = MetaErrClassifier(LogisticRegression(), random_state=0)
+    dcd = DataCentricDebugger(
+        _base(),
+        error_source="metaerr",
+        meta_estimator=meta,
+        n_flagged=20,
+        budget=60,
+        random_state=0,
+    ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
+    assert dcd.error_indices_.shape == (20,)
+    assert isinstance(dcd.meta_estimator_, MetaErrClassifier)
+    assert dcd.meta_estimator_ is not meta
+    # flagged samples are on the unlabelled side only: no error sample added
+    assert dcd.estimator_.n_samples_fit_ == 80 + 60
+    # the flags point at the gap often enough to repair part of it
+    assert dcd.score(X_held, y_held) > _base().fit(X, y).score(X_held, y_held) + 0.2
+
+
+def test_metaerr_source_default_flags_with_predict_error(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    meta = MetaErrClassifier(LogisticRegression(), error_threshold=0.1)
+    dcd = DataCentricDebugger(
+        _base(), error_source="metaerr", meta_estimator=meta, n_neighbors=3
+    )
+    X_deploy = np.vstack([X[:30], X_held[:30]])
+    dcd.fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
+    flags = dcd.meta_estimator_.predict_error(X_deploy)
+    np.testing.assert_array_equal(dcd.error_indices_, np.flatnonzero(flags))
+
+
+def test_embedding_transformer_is_fitted_on_train(gap):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    widen = np.hstack  # 4-D inputs, a 2-D embedding
+    X4, E4, P4 = (widen([a, a * 0.5]) for a in (X, X_err, X_pool))
+    dcd = DataCentricDebugger(_base(), embedding=PCA(2), n_neighbors=4).fit(
+        X4, y, X_pool=P4, y_pool=y_pool, X_error=E4, y_error=y_err
+    )
+    assert dcd.embedding_.n_components_ == 2
+    emb = PCA(2).fit(X4)
+    expected = select_neighbors(emb.transform(E4), emb.transform(P4), n_neighbors=4)
+    np.testing.assert_array_equal(dcd.selected_, expected)
+    assert dcd.predict(X4[:3]).shape == (3,)
+
+
+def test_clone_pickle_params_and_pipelines(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, _ = gap
+    base = make_pipeline(StandardScaler(), LogisticRegression())
+    dcd = DataCentricDebugger(base, budget=20, label_filter=True)
+    assert clone(dcd).get_params()["budget"] == 20
+    assert dcd.set_params(budget=30).budget == 30
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    dcd.fit(X, y, **kw)
+    restored = pickle.loads(pickle.dumps(dcd))
+    np.testing.assert_array_equal(restored.predict(X_held), dcd.predict(X_held))
+    np.testing.assert_allclose(
+        restored.predict_proba(X_held), dcd.predict_proba(X_held)
+    )
+    # as the last step of a Pipeline, the pool is routed as a fit parameter
+    pipe = Pipeline([("dcd", clone(dcd))])
+    pipe.fit(X, y, **{f"dcd__{k}": v for k, v in kw.items()})
+    np.testing.assert_array_equal(pipe.predict(X_held), dcd.predict(X_held))
+    assert not hasattr(DataCentricDebugger(_base()), "decision_function")
+    assert hasattr(DataCentricDebugger(LogisticRegression()), "decision_function")
+
+
+# ----------------------------------------------------------------- bad input
+def _fit(dcd, gap, **over):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    kw.update(over)
+    return dcd.fit(over.pop("X", X), y, **kw)
+
+
+@pytest.mark.parametrize("strategy", ["nearest", "random"])
+def test_mismatched_embedding_widths(gap, strategy):
+    X_err, X_pool = gap[2], gap[4]
+    dcd = DataCentricDebugger(_base(), strategy=strategy, budget=5)
+    with pytest.raises(ValueError, match="X_error embeds to 3 features but X_pool"):
+        _fit(dcd, gap, X_error=np.hstack([X_err, X_err[:, :1]]))
+    with pytest.raises(ValueError, match="X_pool has 3 features but X has 2"):
+        _fit(dcd, gap, X_pool=np.hstack([X_pool, X_pool[:, :1]]))
+
+
+def test_empty_error_sample(gap):
+    with pytest.raises(ValueError, match="error sample is empty"):
+        _fit(
+            DataCentricDebugger(_base()),
+            gap,
+            X_error=np.empty((0, 2)),
+            y_error=np.empty(0, dtype=int),
+        )
+    X, y, _, _, X_pool, y_pool, *_ = gap
+    never = MetaErrClassifier(_base(), error_threshold=0.999999, random_state=0)
+    with pytest.raises(ValueError, match="MetaErr flags none"):
+        DataCentricDebugger(
+            _base(), error_source="metaerr", meta_estimator=never
+        ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X[:10])
+
+
+@pytest.mark.parametrize("strategy", ["nearest", "random"])
+def test_budget_larger_than_pool(gap, strategy):
+    with pytest.raises(ValueError, match="budget=2001 is larger than the"):
+        _fit(DataCentricDebugger(_base(), budget=2001, strategy=strategy), gap)
+
+
+@pytest.mark.parametrize("strategy", ["nearest", "random"])
+@pytest.mark.parametrize("where", ["X_pool", "X_error"])
+def test_nan_embeddings(gap, where, strategy):
+    arr = (gap[4] if where == "X_pool" else gap[2]).copy()
+    arr[1, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        _fit(DataCentricDebugger(_base(), strategy=strategy), gap, **{where: arr})
+
+
+def test_missing_or_misplaced_error_sample(gap):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    with pytest.raises(ValueError, match="needs the labelled failures"):
+        DataCentricDebugger(_base()).fit(X, y, X_pool=X_pool, y_pool=y_pool)
+    with pytest.raises(ValueError, match="needs unlabelled deployment data"):
+        DataCentricDebugger(_base(), error_source="metaerr").fit(
+            X, y, X_pool=X_pool, y_pool=y_pool
+        )
+    with pytest.raises(ValueError, match="label_filter=True needs labelled"):
+        DataCentricDebugger(_base(), error_source="metaerr", label_filter=True).fit(
+            X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_err
+        )
+    with pytest.raises(ValueError, match="only used with error_source='metaerr'"):
+        _fit(DataCentricDebugger(_base()), gap, X_deploy=X_err)
+    with pytest.raises(ValueError, match="X_pool is empty"):
+        _fit(
+            DataCentricDebugger(_base()),
+            gap,
+            X_pool=np.empty((0, 2)),
+            y_pool=np.empty(0, dtype=int),
+        )
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"budget": 0}, "'budget' parameter"),
+        ({"strategy": "farthest"}, "'strategy' parameter"),
+        ({"error_source": "oracle"}, "'error_source' parameter"),
+    ],
+)
+def test_parameter_validation(gap, params, match):
+    with pytest.raises(ValueError, match=match):
+        _fit(DataCentricDebugger(_base(), **params), gap)
+
+
+# ----------------------------------------------------------------- benchmark
+def test_bench_debugging_smoke(tmp_path, data_dir):
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_debugging.py"),
+            "--smoke",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
+    )
+    payload = json.loads((tmp_path / "debugging_smoke.json").read_text())
+    assert payload["acceptance"]
+    assert (tmp_path / "debugging_smoke.md").read_text().startswith("# ")
+    assert (tmp_path / "debugging_smoke.png").stat().st_size > 0
