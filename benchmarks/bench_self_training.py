@@ -485,7 +485,9 @@ def main(argv=None):
     check = acceptance(summary)
     payload = {
         "benchmark": "self-training with MetaErr",
-        "protocol": " ".join(__doc__.split("\n\n")[1].split()),
+        "protocol": " ".join(__doc__.split("\n\n")[1].split()).removeprefix(
+            "Protocol: "
+        ),
         "seeds": args.seeds,
         "n_jobs": args.n_jobs,
         "metaerr_params": args.metaerr_params,

@@ -94,9 +94,10 @@ def select_trusted(
     k_best : int
         ``"k_best"`` keeps the ``k_best`` most trusted candidates.
     balanced : bool
-        Cap each predicted class at its share, ``ceil(k / n_classes)``, where
-        ``k`` is the number the criterion would keep, the most trusted first (and
-        never more than ``k`` in all), so easy classes do not swamp the rest.
+        Keep the number ``k`` the criterion chose, but share it equally among
+        the predicted classes (round robin over each class's most trusted
+        members, below the threshold too for a class with few above it), so
+        easy classes do not swamp the rest.
 
     Returns
     -------
@@ -112,12 +113,18 @@ def select_trusted(
         keep = order
     if not balanced:
         return np.sort(keep[:k])
-    cap = int(np.ceil(k / n_classes))
-    chosen = [keep[pred_index[keep] == c][:cap] for c in range(n_classes)]
-    chosen = np.concatenate(chosen).astype(int)
-    # ceil() may overshoot k: keep the k most trusted of the capped picks.
-    chosen = chosen[np.argsort(-p_correct[chosen], kind="stable")][:k]
-    return np.sort(chosen)
+    # Class-balanced (as in class-balanced self-training, Zou et al. 2018): each
+    # predicted class gets the same share of the k, its most trusted members
+    # first - below the threshold too when few of its members pass it, so
+    # easy classes cannot take the whole iteration.
+    # Rank of each candidate within its predicted class, most trusted first;
+    # take rank 0 of every class, then rank 1, ... until k are taken.
+    rank = np.empty(p_correct.size, dtype=int)
+    for c in range(n_classes):
+        members = order[pred_index[order] == c]
+        rank[members] = np.arange(members.size)
+    by_round = np.lexsort((-p_correct, rank))
+    return np.sort(by_round[:k])
 
 
 class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -152,8 +159,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         Samples added per iteration with ``criterion="k_best"``.
 
     balanced : bool, default=True
-        Cap each predicted class at ``ceil(k / n_classes)`` of the ``k`` samples
-        an iteration would add, so easy classes do not swamp the rest.
+        Share the ``k`` samples an iteration adds (the number above
+        ``threshold``, or ``k_best``) equally among the predicted classes, each
+        class's most trusted first - below the threshold too for a class with few
+        above it - so easy classes do not swamp the rest (class-balanced
+        self-training, Zou et al. 2018).
 
     max_iter : int or None, default=10
         Maximum number of iterations; ``None`` runs until nothing is added or

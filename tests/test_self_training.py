@@ -177,13 +177,14 @@ def test_invalid_parameters_rejected(digits, params, match):
 # --------------------------------------------------------------- selection
 
 
-def test_select_trusted_balanced_caps_each_class():
+def test_select_trusted_balanced_shares_k_among_classes():
     p = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.5])
     pred = np.array([0, 0, 0, 0, 1, 1])
+    # 5 pass the threshold; shared round robin: 0, 4, 1, 5, 2.
     kept = select_trusted(
         p, pred, 2, criterion="threshold", threshold=0.9, k_best=1, balanced=True
     )
-    np.testing.assert_array_equal(kept, [0, 1, 2, 4])  # cap ceil(5 / 2) = 3
+    np.testing.assert_array_equal(kept, [0, 1, 2, 4, 5])
     kept = select_trusted(
         p, pred, 2, criterion="threshold", threshold=0.9, k_best=1, balanced=False
     )
