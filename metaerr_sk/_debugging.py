@@ -30,7 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from ._meta_err import MetaErrClassifier
-from ._neighbors_search import select_neighbors
+from ._neighbors_search import kneighbors_l2, select_neighbors
 
 __all__ = ["DataCentricDebugger"]
 
@@ -115,10 +115,11 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     label_filter : bool, default=False
         Only select pool samples whose weak label equals the label of the error
-        sample that retrieves them. Needs labelled failures: it is rejected with
-        ``error_source="metaerr"``, whose error sample has no trustworthy label
-        (its only label is the base's prediction, which MetaErr predicts to be
-        wrong).
+        sample that retrieves them. With ``error_source="metaerr"`` the flagged
+        samples have no label (the base's prediction is the one MetaErr says is
+        wrong), so each gets the majority weak label of its ``n_neighbors``
+        nearest pool samples (``error_labels_``) - a vote that survives
+        symmetric label noise below 50%, but no true label.
 
     strategy : {"nearest", "random"}, default="nearest"
         ``"nearest"``: nearest-neighbour selection. ``"random"``: the same
@@ -165,6 +166,10 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     error_indices_ : ndarray of shape (n_errors,)
         Rows of ``X_error`` (``"labels"``) or ``X_deploy`` (``"metaerr"``) that
         form the error sample.
+
+    error_labels_ : ndarray of shape (n_errors,)
+        Voted labels of the flagged samples (``error_source="metaerr"`` with
+        ``label_filter=True`` only).
 
     selected_ : ndarray of shape (n_selected,)
         Sorted pool indices added to training.
@@ -264,9 +269,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # The base, the embedding and MetaErr are validated when fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(
-        self, X, y, *, X_pool, y_pool, X_error=None, y_error=None, X_deploy=None
-    ):
+    def fit(self, X, y, *, X_pool, y_pool, X_error=None, y_error=None, X_deploy=None):
         """Select pool samples near the error sample and retrain the base.
 
         Parameters
@@ -313,10 +316,13 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X_err, y_err = self._error_sample(X, y, X_error, y_error, X_deploy)
         self.selected_ = self._select(X, X_err, y_err, X_pool, y_pool, rng)
 
-        parts_X, parts_y = [X, _take(X_pool, self.selected_)], [
-            y,
-            y_pool[self.selected_],
-        ]
+        parts_X, parts_y = (
+            [X, _take(X_pool, self.selected_)],
+            [
+                y,
+                y_pool[self.selected_],
+            ],
+        )
         if self.error_source == "labels" and self.add_error_sample:
             parts_X.append(X_err)
             parts_y.append(y_err)
@@ -358,13 +364,6 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError(
                 "X_error/y_error are only used with error_source='labels'; drop them "
                 "or set error_source='labels'."
-            )
-        if self.label_filter:
-            raise ValueError(
-                "label_filter=True needs labelled failures, but the error sample "
-                "flagged by MetaErr has no labels (only the base's predictions, "
-                "which MetaErr predicts are wrong); set label_filter=False or use "
-                "error_source='labels'."
             )
         if _num_samples(X_deploy) == 0:
             raise ValueError(
@@ -441,6 +440,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             return np.sort(rng.choice(n_pool, size=n, replace=False))
 
+        if y_err is None and self.label_filter:
+            y_err = self._vote_labels(Z_err, Z_pool, y_pool)
         return select_neighbors(
             Z_err,
             Z_pool,
@@ -452,6 +453,19 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             memory_limit_mb=self.memory_limit_mb,
             n_jobs=self.n_jobs,
         )
+
+    def _vote_labels(self, Z_err, Z_pool, y_pool):
+        """Majority weak label of each flagged sample's nearest pool samples."""
+        k = min(self.n_neighbors, Z_pool.shape[0])
+        _, ind = kneighbors_l2(
+            Z_err, Z_pool, k, memory_limit_mb=self.memory_limit_mb, n_jobs=self.n_jobs
+        )
+        labels, codes = np.unique(y_pool, return_inverse=True)
+        votes = codes[ind]  # (n_errors, k)
+        counts = np.zeros((votes.shape[0], labels.size), dtype=int)
+        np.add.at(counts, (np.arange(votes.shape[0])[:, None], votes), 1)
+        self.error_labels_ = labels[counts.argmax(axis=1)]  # ties: lowest label
+        return self.error_labels_
 
     # ------------------------------------------------------------ prediction
 

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier
 from metaerr_sk._debugging import DataCentricDebugger
-from metaerr_sk._neighbors_search import select_neighbors
+from metaerr_sk._neighbors_search import kneighbors_l2, select_neighbors
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -167,6 +167,28 @@ def test_metaerr_source_default_flags_with_predict_error(gap):
     np.testing.assert_array_equal(dcd.error_indices_, np.flatnonzero(flags))
 
 
+def test_metaerr_label_filter_votes_weak_labels(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    X_deploy = np.vstack([X[:40], X_held[:40]])
+    meta = MetaErrClassifier(LogisticRegression(), random_state=0)
+    dcd = DataCentricDebugger(
+        _base(),
+        error_source="metaerr",
+        meta_estimator=meta,
+        n_flagged=20,
+        n_neighbors=9,
+        budget=40,
+        label_filter=True,
+    ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
+    _, ind = kneighbors_l2(X_deploy[dcd.error_indices_], X_pool, 9)
+    expected = [np.bincount(row, minlength=2).argmax() for row in y_pool[ind]]
+    np.testing.assert_array_equal(dcd.error_labels_, expected)
+    # the vote recovers most true labels of the flagged samples despite the noise
+    true = np.concatenate([y[:40], y_held[:40]])[dcd.error_indices_]
+    assert np.mean(dcd.error_labels_ == true) >= 0.7
+    assert set(y_pool[dcd.selected_]) <= set(dcd.error_labels_)
+
+
 def test_embedding_transformer_is_fitted_on_train(gap):
     X, y, X_err, y_err, X_pool, y_pool, *_ = gap
     widen = np.hstack  # 4-D inputs, a 2-D embedding
@@ -231,9 +253,9 @@ def test_empty_error_sample(gap):
     X, y, _, _, X_pool, y_pool, *_ = gap
     never = MetaErrClassifier(_base(), error_threshold=0.999999, random_state=0)
     with pytest.raises(ValueError, match="MetaErr flags none"):
-        DataCentricDebugger(
-            _base(), error_source="metaerr", meta_estimator=never
-        ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X[:10])
+        DataCentricDebugger(_base(), error_source="metaerr", meta_estimator=never).fit(
+            X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X[:10]
+        )
 
 
 @pytest.mark.parametrize("strategy", ["nearest", "random"])
@@ -258,10 +280,6 @@ def test_missing_or_misplaced_error_sample(gap):
     with pytest.raises(ValueError, match="needs unlabelled deployment data"):
         DataCentricDebugger(_base(), error_source="metaerr").fit(
             X, y, X_pool=X_pool, y_pool=y_pool
-        )
-    with pytest.raises(ValueError, match="label_filter=True needs labelled"):
-        DataCentricDebugger(_base(), error_source="metaerr", label_filter=True).fit(
-            X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_err
         )
     with pytest.raises(ValueError, match="only used with error_source='metaerr'"):
         _fit(DataCentricDebugger(_base()), gap, X_deploy=X_err)

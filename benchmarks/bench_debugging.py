@@ -1,0 +1,418 @@
+"""Data-centric debugging on CIFAR-10 and Fashion-MNIST: repairing a coverage gap.
+
+Protocol (issue 5). Embeddings: CIFAR-10 through the pretrained ResNet-20
+(``ResNetEmbedding``, 64-d), Fashion-MNIST as PCA(50) of the pixels (cheap);
+both cached under ``~/.cache/metaerr_sk/``. The base is a logistic regression on
+the (standardised) embeddings.
+
+A coverage gap made from the data itself: the training split's samples of each
+class are KMeans-clustered (8 clusters per class) in embedding space; per class
+the *failing cluster* is the one on which a base trained without that cluster
+index is least accurate (8 leave-cluster-out fits). Training keeps 300 samples per
+class from the other clusters and only 5 from the failing one. From the failing
+clusters (the failure distribution E) come a labelled E_sample (20 per class), a
+debug-heldout set (up to 300 per class) and half of an unlabelled deployment set
+(100 per class, the other half from the covered clusters). The rest of the
+training split, capped, is the pool, with 40% symmetric label noise. The
+original test split is untouched.
+
+Arms: base; + E_sample; + random pool samples (same budget); + the whole noisy
+pool; + nearest-neighbour selection; + selection with the label filter (all the
+labelled arms also train on E_sample); + selection driven by MetaErr flags on the
+deployment set (the 200 most likely failures, no labels). Target, per dataset:
+nearest-neighbour selection beats the best baseline whose original-test accuracy
+stays within 1 point of the base's by >= 5 points of debug-heldout accuracy, and
+the MetaErr-driven loop recovers >= half of that gain.
+
+    python benchmarks/bench_debugging.py            # full run, writes results/
+    python benchmarks/bench_debugging.py --smoke    # Fashion-MNIST, small, 1 seed
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from joblib import Parallel, delayed
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from metaerr_sk import MetaErrClassifier
+from metaerr_sk._debugging import DataCentricDebugger
+from metaerr_sk._reporting import records_table, summarize_runs, write_markdown
+from metaerr_sk.datasets import _atomic_savez, _default_cache_dir, load_dataset
+
+RESULTS = Path(__file__).parent / "results"
+METRICS = ("heldout_acc", "test_acc")
+BASELINES = ("base", "+E_sample", "+random", "+whole_pool")
+CURVE_ARMS = ("+random", "+nn", "+nn_filter", "+metaerr_nn", "+metaerr_nn_vote")
+# The MetaErr fallback warning (no out-of-fold error) is expected in tiny smoke runs.
+warnings.filterwarnings("ignore", message="The base made 0 out-of-fold errors")
+
+FULL = dict(
+    n_clusters=8, n_train=300, n_few=5, n_esample=20, n_heldout=300, n_deploy=100,
+    pool_size=20000, budgets=(250, 500, 1000, 2000, 4000), main_budget=1000,
+)  # fmt: skip
+SMOKE = dict(
+    n_clusters=3, n_train=60, n_few=3, n_esample=8, n_heldout=40, n_deploy=15,
+    pool_size=1500, budgets=(300,), main_budget=300, n_sub=4000,
+)  # fmt: skip
+
+
+def _device():
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def embeddings(name):
+    """(Z_train, y_train, Z_test, y_test) of a dataset, computed (not cached)."""
+    start = time.perf_counter()
+    X_tr, y_tr = load_dataset(name, subset="train")
+    X_te, y_te = load_dataset(name, subset="test")
+    if name == "cifar10":
+        from metaerr_sk.nn import ResNetEmbedding
+
+        emb = ResNetEmbedding(depth=20, device=_device(), batch_size=512).fit()
+        Z_tr, Z_te = emb.transform(X_tr), emb.transform(X_te)
+    else:
+        pca = PCA(50, random_state=0).fit(X_tr.reshape(len(X_tr), -1) / 255.0)
+        Z_tr = pca.transform(X_tr.reshape(len(X_tr), -1) / 255.0).astype(np.float32)
+        Z_te = pca.transform(X_te.reshape(len(X_te), -1) / 255.0).astype(np.float32)
+    print(f"{name}: embedded in {time.perf_counter() - start:.0f}s", flush=True)
+    return Z_tr, y_tr, Z_te, y_te
+
+
+DATASETS = {"cifar10-resnet20": "cifar10", "fashion-mnist-pca50": "fashion_mnist"}
+
+
+def _load(key, smoke):
+    cache = _default_cache_dir() / f"debugging-{key}.npz"
+    if cache.is_file():
+        with np.load(cache) as npz:
+            return npz["X_train"], npz["y_train"], npz["X_test"], npz["y_test"]
+    Z_tr, y_tr, Z_te, y_te = embeddings(DATASETS[key])
+    _atomic_savez(cache, X_train=Z_tr, y_train=y_tr, X_test=Z_te, y_test=y_te)
+    return Z_tr, y_tr, Z_te, y_te
+
+
+def make_base():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
+
+
+def coverage_gap(Z, y, cfg, seed):
+    """Split the training split into train / E_sample / heldout / deploy / pool."""
+    rng = np.random.RandomState(seed)
+    classes = np.unique(y)
+    K = cfg["n_clusters"]
+    cluster = np.zeros(len(y), dtype=int)
+    for c in classes:
+        m = y == c
+        cluster[m] = KMeans(K, n_init=1, random_state=seed).fit_predict(Z[m])
+    # leave-cluster-out accuracy of every (class, cluster)
+    acc = np.zeros((len(classes), K))
+    for k in range(K):
+        keep = np.flatnonzero(cluster != k)
+        fit_rows = rng.choice(keep, min(len(keep), 400 * len(classes)), replace=False)
+        base = make_base().fit(Z[fit_rows], y[fit_rows])
+        for i, c in enumerate(classes):
+            rows = np.flatnonzero((y == c) & (cluster == k))
+            acc[i, k] = base.score(Z[rows], y[rows]) if rows.size else 1.0
+    failing = acc.argmin(axis=1)
+
+    parts = {p: [] for p in ("train", "esample", "heldout", "deploy")}
+    deploy_is_fail = []
+    used = np.zeros(len(y), dtype=bool)
+    for i, c in enumerate(classes):
+        fail = rng.permutation(np.flatnonzero((y == c) & (cluster == failing[i])))
+        ok = rng.permutation(np.flatnonzero((y == c) & (cluster != failing[i])))
+        a = cfg["n_few"]
+        b = a + cfg["n_esample"]
+        d = b + cfg["n_deploy"]
+        n_held = min(cfg["n_heldout"], max(0, len(fail) - d - 50))
+        parts["train"] += [fail[:a], ok[: cfg["n_train"]]]
+        parts["esample"].append(fail[a:b])
+        parts["deploy"] += [fail[b:d], ok[cfg["n_train"] : cfg["n_train"] + d - b]]
+        deploy_is_fail += [True] * len(fail[b:d]) + [False] * (d - b)
+        parts["heldout"].append(fail[d : d + n_held])
+    parts = {k: np.concatenate(v) for k, v in parts.items()}
+    for v in parts.values():
+        used[v] = True
+    parts["deploy_is_fail"] = np.array(deploy_is_fail)
+    rest = rng.permutation(np.flatnonzero(~used))[: cfg["pool_size"]]
+    y_pool = y[rest].copy()
+    noisy = rng.rand(len(rest)) < 0.4
+    # symmetric noise: a noisy label is any *other* class, uniformly
+    shift = rng.randint(1, len(classes), size=noisy.sum())
+    y_pool[noisy] = classes[
+        (np.searchsorted(classes, y_pool[noisy]) + shift) % len(classes)
+    ]
+    parts["pool"] = rest
+    info = {
+        "failing_cluster_acc": float(acc[np.arange(len(classes)), failing].mean()),
+        "pool_from_failing": float(
+            np.mean(cluster[rest] == failing[np.searchsorted(classes, y[rest])])
+        ),
+        "pool_noise": float(noisy.mean()),
+        "sizes": {k: int(len(v)) for k, v in parts.items() if k != "deploy_is_fail"},
+    }
+    return parts, y_pool, info
+
+
+def run_one(key, seed, cfg, smoke):
+    """One seed on one dataset: the scores of every arm and the budget curves."""
+    Z, y, Z_test, y_test = _load(key, smoke)
+    if "n_sub" in cfg:  # smoke: a subsample of the training split
+        sub = np.random.RandomState(0).permutation(len(y))[: cfg["n_sub"]]
+        Z, y = Z[sub], y[sub]
+        Z_test, y_test = Z_test[:1000], y_test[:1000]
+    curves = []
+    start = time.perf_counter()
+    p, y_pool, info = coverage_gap(Z, y, cfg, seed)
+    Xtr, ytr = Z[p["train"]], y[p["train"]]
+    Xe, ye = Z[p["esample"]], y[p["esample"]]
+    Xh, yh = Z[p["heldout"]], y[p["heldout"]]
+    Xp, Xd = Z[p["pool"]], Z[p["deploy"]]
+    pool = dict(X_pool=Xp, y_pool=y_pool)
+
+    def score(model):
+        return {
+            "heldout_acc": float(model.score(Xh, yh)),
+            "test_acc": float(model.score(Z_test, y_test)),
+        }
+
+    def dcd(budget, **kw):
+        m = DataCentricDebugger(make_base(), budget=budget, random_state=seed, **kw)
+        if kw.get("error_source") == "metaerr":
+            return m.fit(Xtr, ytr, X_deploy=Xd, **pool)
+        return m.fit(Xtr, ytr, X_error=Xe, y_error=ye, **pool)
+
+    meta = MetaErrClassifier(make_base(), random_state=seed)
+    arms = {
+        "+random": lambda b: dcd(b, strategy="random"),
+        "+nn": lambda b: dcd(b),
+        "+nn_filter": lambda b: dcd(b, label_filter=True),
+        "+metaerr_nn": lambda b: dcd(
+            b,
+            error_source="metaerr",
+            meta_estimator=meta,
+            n_flagged=len(p["esample"]),
+        ),
+    }
+    scores = {
+        "base": score(make_base().fit(Xtr, ytr)),
+        "+E_sample": score(
+            make_base().fit(np.vstack([Xtr, Xe]), np.concatenate([ytr, ye]))
+        ),
+        "+whole_pool": score(
+            make_base().fit(np.vstack([Xtr, Xe, Xp]), np.concatenate([ytr, ye, y_pool]))
+        ),
+    }
+    flag_precision = None
+    for budget in cfg["budgets"]:
+        for arm, make in arms.items():
+            model = make(budget)
+            s = score(model)
+            curves.append(dict(dataset=key, seed=seed, arm=arm, budget=budget, **s))
+            if budget == cfg["main_budget"]:
+                scores[arm] = s
+                if arm == "+metaerr_nn":
+                    # share of the flagged deployment samples that are from E
+                    is_fail = p["deploy_is_fail"]
+                    flag_precision = float(is_fail[model.error_indices_].mean())
+    scores = {m: scores[m] for m in (*BASELINES, *CURVE_ARMS[1:])}
+    info["metaerr_flag_precision"] = flag_precision
+    run = dict(dataset=key, seed=seed, scores=scores, info=info)
+    print(
+        f"{key} seed {seed} ({time.perf_counter() - start:.0f}s) "
+        + "  ".join(
+            f"{m} {s['heldout_acc']:.3f}/{s['test_acc']:.3f}" for m, s in scores.items()
+        ),  # fmt: skip
+        flush=True,
+    )
+    return run, curves
+
+
+def acceptance(summary):
+    rows = []
+    for key, methods in summary.items():
+        base_test = methods["base"]["test_acc"]["mean"]
+        ok = [
+            m for m in BASELINES if methods[m]["test_acc"]["mean"] >= base_test - 0.01
+        ]
+        best = max(ok, key=lambda m: methods[m]["heldout_acc"]["mean"])
+        best_acc = methods[best]["heldout_acc"]["mean"]
+        nn_gain = methods["+nn"]["heldout_acc"]["mean"] - best_acc
+        for arm, need in (
+            ("+nn", 0.05),
+            ("+nn_filter", 0.05),
+            ("+metaerr_nn", 0.5 * max(nn_gain, 0.0)),
+            ("+metaerr_nn_vote", 0.5 * max(nn_gain, 0.0)),
+        ):
+            gain = methods[arm]["heldout_acc"]["mean"] - best_acc
+            rows.append(
+                {
+                    "dataset": key,
+                    "arm": arm,
+                    "best_baseline": best,
+                    "baseline_heldout": best_acc,
+                    "arm_heldout": methods[arm]["heldout_acc"]["mean"],
+                    "gain": gain,
+                    "required_gain": need,
+                    "test_delta_vs_base": methods[arm]["test_acc"]["mean"] - base_test,
+                    "met": bool(gain >= need and gain > 0),
+                }
+            )
+    return rows
+
+
+def plot(curves, summary, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(summary)
+    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4.2), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        for arm in CURVE_ARMS:
+            rows = [c for c in curves if c["dataset"] == key and c["arm"] == arm]
+            budgets = sorted({c["budget"] for c in rows})
+            acc = np.array(
+                [[c["heldout_acc"] for c in rows if c["budget"] == b] for b in budgets]
+            )
+            mean, std = acc.mean(axis=1), acc.std(axis=1)
+            ax.plot(budgets, mean, marker="o", label=arm)
+            ax.fill_between(budgets, mean - std, mean + std, alpha=0.2)
+        for m, style in (("base", ":"), ("+E_sample", "--"), ("+whole_pool", "-.")):
+            ax.axhline(
+                summary[key][m]["heldout_acc"]["mean"], ls=style, c="grey", label=m
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("pool samples added (budget)")
+        ax.set_ylabel("debug-heldout accuracy")
+        ax.set_title(key)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="small, 1 seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--n-jobs", type=int, default=1, help="parallel runs")
+    parser.add_argument("--machine", default=None, help="recorded in the results")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    if args.smoke:
+        cfg, seeds, keys, stem = SMOKE, [0], ["fashion-mnist-pca50"], "debugging_smoke"
+    else:
+        cfg, seeds, keys, stem = FULL, args.seeds, args.datasets, "debugging"
+    start = time.perf_counter()
+    runs, curves = [], []
+    # one job per (dataset, seed); the BLAS threads are shared between them
+    jobs = Parallel(n_jobs=args.n_jobs)(
+        delayed(run_one)(key, seed, cfg, args.smoke) for key in keys for seed in seeds
+    )
+    for r, c in jobs:
+        runs.append(r)
+        curves += c
+    summary = summarize_runs(runs, group_by="dataset", metrics=METRICS)
+    check = acceptance(summary)
+    budget_rows = summarize_runs(
+        [
+            dict(group=f"{c['dataset']} budget={c['budget']}", scores={c["arm"]: c})
+            for c in curves
+        ],
+        group_by="group",
+        metrics=METRICS,
+    )
+    machine = args.machine or f"{platform.node()} ({os.cpu_count()} CPUs)"
+    payload = {
+        "benchmark": "data-centric debugging of a coverage gap",
+        "protocol": (
+            "per class 8 KMeans clusters in embedding space, the leave-cluster-out "
+            "least accurate one is the failing cluster; train 300/class from the "
+            "other clusters + 5 failing; E_sample 20/class; pool "
+            f"{cfg['pool_size']} with 40% symmetric label noise; main budget "
+            f"{cfg['main_budget']}; MetaErr flags the {cfg['n_esample']}/class most "
+            "likely failures of an unlabelled deployment set (half failing "
+            "clusters); base StandardScaler+LogisticRegression"
+            if not args.smoke
+            else "smoke: Fashion-MNIST subsample, 4 clusters/class, 1 seed"
+        ),
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
+        "seeds": seeds,
+        "machine": machine,
+        "environment": {
+            "python": platform.python_version(),
+            "sklearn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+        "seconds": time.perf_counter() - start,
+        "summary": summary,
+        "budget_summary": budget_rows,
+        "acceptance": check,
+        "runs": runs,
+        "curves": curves,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{stem}.json").write_text(json.dumps(payload, indent=2))
+    md = args.out / f"{stem}.md"
+    write_markdown(
+        md,
+        title="Data-centric debugging: repairing a coverage gap",
+        payload=payload,
+        metrics=METRICS,
+    )
+    info = [
+        {
+            "dataset": r["dataset"],
+            "seed": r["seed"],
+            "failing_cluster_acc_loo": r["info"]["failing_cluster_acc"],
+            "pool_share_from_failing": r["info"]["pool_from_failing"],
+            "metaerr_flag_precision": r["info"]["metaerr_flag_precision"],
+        }
+        for r in runs
+    ]
+    budget_table = [
+        {
+            "group": g,
+            **{f"{arm} heldout": row[arm]["heldout_acc"]["mean"] for arm in CURVE_ARMS},
+        }
+        for g, row in budget_rows.items()
+    ]
+    with md.open("a") as f:
+        f.write(
+            f"\nMachine: {machine}.\n\n## Gap construction per run\n\n"
+            f"{records_table(info)}\n\n## Debug-heldout accuracy by budget "
+            f"(mean over seeds)\n\n{records_table(budget_table)}\n\n"
+            f"![budget curve]({stem}.png)\n"
+        )
+    plot(curves, summary, args.out / f"{stem}.png")
+    for row in check:
+        status = "met" if row["met"] else "MISSED"
+        print(
+            f"{row['dataset']:20s} {row['arm']:12s} gain {row['gain']:+.4f} over "
+            f"{row['best_baseline']} (need >= {row['required_gain']:+.3f}) {status}"
+        )
+    print(f"wrote {args.out / stem}.{{json,md,png}} in {payload['seconds']:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
