@@ -209,6 +209,13 @@ def run_one(key, seed, cfg, smoke):
             meta_estimator=meta,
             n_flagged=len(p["esample"]),
         ),
+        "+metaerr_nn_vote": lambda b: dcd(
+            b,
+            error_source="metaerr",
+            meta_estimator=meta,
+            n_flagged=len(p["esample"]),
+            label_filter=True,
+        ),
     }
     scores = {
         "base": score(make_base().fit(Xtr, ytr)),
