@@ -44,13 +44,17 @@ def _load(name, data_dir, n_samples, seed):
     from .datasets import load_dataset
 
     X, y = load_dataset(name, data_dir)
-    X = X.reshape(len(X), -1).astype(np.float32) / 255.0
     if n_samples and n_samples < len(X):
         keep, _ = train_test_split(
             np.arange(len(X)), train_size=n_samples, stratify=y, random_state=seed
         )
         X, y = X[keep], y[keep]
-    return X, y
+    if name == "cifar10":
+        # CIFAR-10 bases work on the pretrained ResNet-20's 64-d embeddings.
+        from .nn import ResNetEmbedding
+
+        return ResNetEmbedding(depth=20, data_dir=data_dir).fit().transform(X), y
+    return X.reshape(len(X), -1).astype(np.float32) / 255.0, y
 
 
 def compare(args):
@@ -100,9 +104,10 @@ def main(argv=None):
     cmp.add_argument(
         "--dataset",
         default="digits",
-        choices=["digits", "mnist", "fashion_mnist"],
+        choices=["digits", "mnist", "fashion_mnist", "cifar10"],
         help="digits is embedded; the others read --data-dir (default: "
-        "$METAERR_DATA_DIR, then ../shared/data)",
+        "$METAERR_DATA_DIR, then ../shared/data); cifar10 compares the bases "
+        "on the pretrained ResNet-20's 64-d embeddings (needs torch)",
     )
     cmp.add_argument("--data-dir", default=None)
     cmp.add_argument(
