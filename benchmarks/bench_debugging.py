@@ -321,6 +321,9 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="small, 1 seed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument(
+        "--budgets", type=int, nargs="+", default=None, help="budget curve points"
+    )
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel runs")
     parser.add_argument("--machine", default=None, help="recorded in the results")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -329,7 +332,9 @@ def main(argv=None):
     if args.smoke:
         cfg, seeds, keys, stem = SMOKE, [0], ["fashion-mnist-pca50"], "debugging_smoke"
     else:
-        cfg, seeds, keys, stem = FULL, args.seeds, args.datasets, "debugging"
+        cfg, seeds, keys, stem = dict(FULL), args.seeds, args.datasets, "debugging"
+        if args.budgets:
+            cfg["budgets"] = tuple(sorted(set(args.budgets) | {cfg["main_budget"]}))
     start = time.perf_counter()
     runs, curves = [], []
     # one job per (dataset, seed); the BLAS threads are shared between them

@@ -118,8 +118,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         sample that retrieves them. With ``error_source="metaerr"`` the flagged
         samples have no label (the base's prediction is the one MetaErr says is
         wrong), so each gets the majority weak label of its ``n_neighbors``
-        nearest pool samples (``error_labels_``) - a vote that survives
-        symmetric label noise below 50%, but no true label.
+        nearest pool samples, the base's predicted label left out of the vote
+        (``error_labels_``) - an estimate from noisy labels, not a true label.
 
     strategy : {"nearest", "random"}, default="nearest"
         ``"nearest"``: nearest-neighbour selection. ``"random"``: the same
@@ -313,8 +313,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.embedding_ = (
             None if self.embedding is None else clone(self.embedding).fit(X, y)
         )
-        X_err, y_err = self._error_sample(X, y, X_error, y_error, X_deploy)
-        self.selected_ = self._select(X, X_err, y_err, X_pool, y_pool, rng)
+        X_err, y_err, y_wrong = self._error_sample(X, y, X_error, y_error, X_deploy)
+        self.selected_ = self._select(X, X_err, y_err, y_wrong, X_pool, y_pool, rng)
 
         parts_X, parts_y = (
             [X, _take(X_pool, self.selected_)],
@@ -354,7 +354,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 )
             self.meta_estimator_ = None
             self.error_indices_ = np.arange(_num_samples(X_error))
-            return X_error, y_error
+            return X_error, y_error, None
 
         if X_deploy is None:
             raise ValueError(
@@ -389,7 +389,9 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "ones, or lower the meta_estimator's error_threshold."
             )
         self.error_indices_ = flagged
-        return _take(X_deploy, flagged), None
+        X_flagged = _take(X_deploy, flagged)
+        # the base's predictions there: the labels MetaErr says are wrong
+        return X_flagged, None, self.meta_estimator_.predict(X_flagged)
 
     def _embed(self, X, name, width):
         Z = X if self.embedding_ is None else self.embedding_.transform(X)
@@ -408,7 +410,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return Z
 
-    def _select(self, X, X_err, y_err, X_pool, y_pool, rng):
+    def _select(self, X, X_err, y_err, y_wrong, X_pool, y_pool, rng):
         Z_pool = self._embed(X_pool, "X_pool", None)
         width = getattr(self, "n_features_in_", None)
         if self.embedding_ is None and width is not None and Z_pool.shape[1] != width:
@@ -441,7 +443,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return np.sort(rng.choice(n_pool, size=n, replace=False))
 
         if y_err is None and self.label_filter:
-            y_err = self._vote_labels(Z_err, Z_pool, y_pool)
+            y_err = self._vote_labels(Z_err, Z_pool, y_pool, y_wrong)
         return select_neighbors(
             Z_err,
             Z_pool,
@@ -454,8 +456,12 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             n_jobs=self.n_jobs,
         )
 
-    def _vote_labels(self, Z_err, Z_pool, y_pool):
-        """Majority weak label of each flagged sample's nearest pool samples."""
+    def _vote_labels(self, Z_err, Z_pool, y_pool, y_wrong):
+        """Majority weak label of each flagged sample's nearest pool samples.
+
+        The base's prediction is left out of the vote (MetaErr flags it as
+        wrong); a sample whose neighbours all carry it keeps it.
+        """
         k = min(self.n_neighbors, Z_pool.shape[0])
         _, ind = kneighbors_l2(
             Z_err, Z_pool, k, memory_limit_mb=self.memory_limit_mb, n_jobs=self.n_jobs
@@ -464,6 +470,14 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         votes = codes[ind]  # (n_errors, k)
         counts = np.zeros((votes.shape[0], labels.size), dtype=int)
         np.add.at(counts, (np.arange(votes.shape[0])[:, None], votes), 1)
+        wrong = np.searchsorted(labels, y_wrong)
+        known = (wrong < labels.size) & (
+            labels[np.minimum(wrong, labels.size - 1)] == y_wrong
+        )
+        rows = np.flatnonzero(known)
+        left_out = counts.copy()
+        left_out[rows, wrong[rows]] = 0
+        counts = np.where(left_out.sum(axis=1, keepdims=True) > 0, left_out, counts)
         self.error_labels_ = labels[counts.argmax(axis=1)]  # ties: lowest label
         return self.error_labels_
 
