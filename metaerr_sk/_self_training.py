@@ -266,7 +266,9 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     >>> clf.n_iter_ <= 3
     True
     >>> added = clf.labeled_iter_ > 0
-    >>> bool((clf.transduction_[added] == y[:600][added]).mean() > 0.9)
+    >>> int(added.sum()) > 100
+    True
+    >>> bool((clf.transduction_[added] == y[:600][added]).mean() > 0.8)
     True
     """
 
