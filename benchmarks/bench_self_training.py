@@ -271,12 +271,11 @@ def acceptance(summary):
     for cell, methods in summary.items():
         ours = methods["metaerr"]
         acc = ours["accuracy"]["mean"]
-        rivals = ["supervised", *SKLEARN]
+        sk = [m for m in SKLEARN if m in methods]
+        rivals = [m for m in ("supervised", *SKLEARN) if m in methods]
         best_rival = max(rivals, key=lambda m: methods[m]["accuracy"]["mean"])
         n_ours = ours["n_pseudo"]["mean"]
-        closest = min(
-            SKLEARN, key=lambda m: abs(methods[m]["n_pseudo"]["mean"] - n_ours)
-        )
+        closest = min(sk, key=lambda m: abs(methods[m]["n_pseudo"]["mean"] - n_ours))
         name, budget = cell.split(" ")
         ref = REFERENCE.get((name, int(budget.split("/")[0])), (np.nan, np.nan))
         rows.append(
@@ -329,7 +328,9 @@ def plot(runs, path):
     import matplotlib.pyplot as plt
 
     cells = list(dict.fromkeys(r["cell"] for r in runs))
-    methods = ["metaerr", *SKLEARN, "fixmatch_0.95"]
+    methods = [
+        m for m in ("metaerr", *SKLEARN, "fixmatch_0.95") if m in runs[0]["iterations"]
+    ]
     has_acc = all("accuracy" in r["iterations"]["metaerr"][0] for r in runs)
     n_rows = 2 if has_acc else 1
     fig, axes = plt.subplots(
