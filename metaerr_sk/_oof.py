@@ -9,12 +9,17 @@ probability vector from a model that never saw it.
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
 
+_FOLD_HINT = (
+    "Lower cv, add samples of that class, or pass precomputed oof_proba to fit."
+)
 
-def check_folds(y, cv, random_state):
+
+def check_folds(y, cv, random_state, *, hint=_FOLD_HINT):
     """A CV splitter for ``y``, with an error when a class cannot fill the folds.
 
     An int ``cv`` becomes shuffled ``StratifiedKFold`` seeded by ``random_state``;
-    a splitter object or an iterable of splits is used as given.
+    a splitter object or an iterable of splits is used as given. ``hint`` ends
+    the error message: what the caller's user can do about a short class.
     """
     if isinstance(cv, int | np.integer):
         classes, counts = np.unique(y, return_counts=True)
@@ -24,8 +29,7 @@ def check_folds(y, cv, random_state):
             raise ValueError(
                 f"Class {smallest!r} has {counts[too_small].min()} "
                 f"member(s), fewer than cv={cv} folds: every class needs at least "
-                "one sample per fold for out-of-fold probabilities. Lower cv, add "
-                "samples of that class, or pass precomputed oof_proba to fit."
+                f"one sample per fold for out-of-fold probabilities. {hint}"
             )
         return StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     return check_cv(cv, y, classifier=True)

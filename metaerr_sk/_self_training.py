@@ -28,7 +28,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
+from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -44,6 +44,7 @@ from sklearn.utils.validation import (
 from ._meta_err import DEFAULT_FEATURES, MetaErrClassifier, _to_space
 from ._meta_features import build_meta_features
 from ._meta_learners import META_LEARNERS
+from ._oof import check_folds
 
 UNLABELED = -1
 
@@ -57,23 +58,6 @@ def _estimator_has(attr):
         return hasattr(self.estimator, attr)
 
     return check
-
-
-def _fold_splitter(y, cv, random_state):
-    """Stratified folds over the real labels; a clear error when a class is short."""
-    if isinstance(cv, Integral):
-        classes, counts = np.unique(y, return_counts=True)
-        short = counts < cv
-        if np.any(short):
-            raise ValueError(
-                f"Labelled class {_plain(classes[short][0])!r} has "
-                f"{counts[short].min()} "
-                f"real label(s), fewer than cv={cv} folds: MetaErr needs every "
-                "labelled class in every fold to learn where the base fails. "
-                "Lower cv (cv=2 is the minimum) or label more samples of that class."
-            )
-        return StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
-    return check_cv(cv, y, classifier=True)
 
 
 def select_trusted(
@@ -403,7 +387,12 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             self.estimator_ = clone(self.estimator).fit(X, y)
             return self
 
-        splitter = _fold_splitter(y[real], self.cv, self.random_state)
+        splitter = check_folds(
+            y[real],
+            self.cv,
+            self.random_state,
+            hint="Lower cv (cv=2 is the minimum) or label more samples of that class.",
+        )
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))
         oof = None

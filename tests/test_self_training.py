@@ -116,7 +116,10 @@ def test_class_with_fewer_labels_than_folds_rejected(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 4, 0)
     y_semi[np.flatnonzero(y_semi == 7)[:3]] = -1
-    with pytest.raises(ValueError, match="class 7 has 1 real label.*cv=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"Class 7 has 1 member\(s\), fewer than cv=3.*label more samples",
+    ):
         SelfTrainingWithMetaErr(_base(), cv=3).fit(X, y_semi)
 
 
