@@ -262,7 +262,11 @@ def acceptance(summary):
         ]
         best = max(ok, key=lambda m: methods[m]["heldout_acc"]["mean"])
         best_acc = methods[best]["heldout_acc"]["mean"]
-        nn_gain = methods["+nn"]["heldout_acc"]["mean"] - best_acc
+        # the MetaErr loop is held to half the gain of the better labelled selection
+        nn_gain = (
+            max(methods[a]["heldout_acc"]["mean"] for a in ("+nn", "+nn_filter"))
+            - best_acc
+        )
         for arm, need in (
             ("+nn", 0.05),
             ("+nn_filter", 0.05),
