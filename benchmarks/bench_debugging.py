@@ -315,6 +315,8 @@ def plot(curves, summary, path):
                 summary[key][m]["heldout_acc"]["mean"], ls=style, c="grey", label=m
             )
         ax.set_xscale("log")
+        ax.set_xticks(budgets, [str(b) for b in budgets])
+        ax.minorticks_off()
         ax.set_xlabel("pool samples added (budget)")
         ax.set_ylabel("debug-heldout accuracy")
         ax.set_title(key)
