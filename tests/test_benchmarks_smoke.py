@@ -52,3 +52,10 @@ def test_cli_compare_prints_every_method_and_metric(argv, capsys):
         "e_aurc",
     ):
         assert name in out
+
+
+def test_bench_self_training_smoke(tmp_path):
+    run_script("bench_self_training.py", "--out", str(tmp_path))
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert any(name.endswith(".json") for name in written), written
+    assert any(name.endswith(".png") for name in written), written
