@@ -203,7 +203,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from metaerr_sk._debugging import DataCentricDebugger
+    >>> from metaerr_sk import DataCentricDebugger
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(40, 2)); y = (X[:, 0] > 0).astype(int)
     >>> X_pool = rng.normal(size=(200, 2)); y_pool = (X_pool[:, 0] > 0).astype(int)

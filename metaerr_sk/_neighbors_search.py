@@ -1,0 +1,776 @@
+"""Exact l2 nearest neighbours in a large pool, and the DCD selection built on them.
+
+Pure functions, no estimator: :func:`kneighbors_l2` finds, for every query
+embedding, its exact nearest pool embeddings in bounded memory, and
+:func:`select_neighbors` turns error-sample embeddings into the pool indices that
+Data-Centric Debugging (Singla et al., WACV 2024) adds to the training set.
+
+How the numpy backend is fast and still exact
+---------------------------------------------
+The pool is scanned in chunks by one thread per CPU. For a chunk, one float32
+matrix product gives ``a[j, i] = ||p_j||^2 - 2 q_i . p_j`` for every pool row
+``j`` and query ``i``, on coordinates centred on the queries' mean
+(``||q_i||^2`` is constant per query: left out). ``a`` is within a rigorous
+bound ``b[j, i]`` of the exact value, so ``a - b <= exact <= a + b``. Each query
+keeps the candidates whose lower bound does not exceed its k-th smallest upper
+bound; nothing else can be among its k nearest. That bound gives a threshold,
+and minima over groups of 32 rows of the distance block (one cache-resident
+pass, the only work per distance besides the product) show the few places
+where a pool row passes it. At the end the surviving candidates, barely more
+than k per query, are re-computed directly in float64 as ``sum((q - p) ** 2)``
+and ranked by ``(distance, index)``.
+"""
+
+import math
+import numbers
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy import sparse
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["kneighbors_l2", "select_neighbors"]
+
+_DEFAULT_MEMORY_LIMIT_MB = 256
+# Distance block per thread: small enough to stay in cache (L2 or L3), large
+# enough to amortise the per-chunk numpy calls; tuned on a 2-core Xeon.
+_TARGET_BLOCK_BYTES = 2 << 20
+_MAX_CHUNK = 8192
+_MAX_QUERY_BLOCK = 2048
+_RERANK_BATCH = 1024
+_GROUP = 32  # pool rows per minimum taken before looking for candidates
+_U32 = 2.0**-24  # unit roundoff of float32
+_F32_MAX = np.finfo(np.float32).max
+_THREADPOOLS = []  # a ThreadpoolController, created on first use (it scans libraries)
+
+
+def _blas_limited_to_one_thread():
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="blas")
+
+
+# --------------------------------------------------------------------------- checks
+def _check_embeddings(X, name):
+    """Return ``X`` as a 2-D float32/float64 array and its largest absolute value."""
+    if sparse.issparse(X):
+        raise TypeError(
+            f"{name} is a sparse matrix; pass a dense array of embeddings "
+            "(call .toarray() first)."
+        )
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {X.dtype}; convert it, "
+            "e.g. with np.asarray(..., dtype=np.float32)."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float32 if X.dtype == np.float16 else np.float64)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array (n_samples, n_features), got shape "
+            f"{X.shape}; use x.reshape(1, -1) for a single embedding."
+        )
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(
+            f"{name} is empty (shape {X.shape}); it needs at least one sample "
+            "and one feature."
+        )
+    lo, hi = float(X.min()), float(X.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(
+            f"{name} contains NaN or infinity; remove or impute those embeddings first."
+        )
+    return X, max(-lo, hi)
+
+
+def _check_number(value, name, integral=True):
+    kind = numbers.Integral if integral else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an int" if integral else "a number"
+        raise TypeError(f"{name} must be {what}, got {value!r}.")
+    if not value > 0:
+        raise ValueError(
+            f"{name} must be {'>= 1' if integral else '> 0'}, got {value}."
+        )
+    return int(value) if integral else float(value)
+
+
+def _effective_n_threads(n_jobs):
+    try:
+        n_cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n_cpus = os.cpu_count() or 1
+    if n_jobs is None:
+        return n_cpus
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral):
+        raise TypeError(f"n_jobs must be None or an int, got {n_jobs!r}.")
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is meaningless; use None, -1 or a positive int.")
+    return int(n_jobs) if n_jobs > 0 else max(1, n_cpus + 1 + int(n_jobs))
+
+
+def _check_width(queries, pool, q_name, p_name):
+    if queries.shape[1] != pool.shape[1]:
+        raise ValueError(
+            f"{q_name} have {queries.shape[1]} features but {p_name} have "
+            f"{pool.shape[1]}; both must come from the same embedding model."
+        )
+
+
+# ------------------------------------------------------------- exact re-ranking
+def _exact_sq_distances(q64, pool, q_idx, p_idx, scale, batch):
+    """``sum(((q - p) * scale) ** 2)`` in float64, directly, for pairs of rows."""
+    out = np.empty(q_idx.shape[0], dtype=np.float64)
+    for s in range(0, q_idx.shape[0], batch):
+        e = min(q_idx.shape[0], s + batch)
+        diff = q64[q_idx[s:e]] - pool[p_idx[s:e]]
+        if scale != 1.0:
+            diff *= scale
+        np.square(diff, out=diff)
+        out[s:e] = diff.sum(axis=1)
+    return out
+
+
+def _order_by_row(rows, counts, keys=None):
+    """Stable argsort by row of ``keys``' order (an array, or a tuple for
+    np.lexsort; None: as given), and where each row starts in it."""
+    if keys is None:
+        order = np.arange(rows.shape[0])
+    else:
+        order = np.lexsort(keys) if isinstance(keys, tuple) else np.argsort(keys)
+    small = np.int16 if counts.shape[0] < 2**15 else np.int64  # int16: radix sort
+    order = order[np.argsort(rows[order].astype(small), kind="stable")]
+    return order, np.cumsum(counts) - counts
+
+
+def _kth_smallest_per_row(rows, values, n_rows, k):
+    """k-th smallest value of each row (inf where a row has fewer than k)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    width = int(counts.max(initial=0))
+    if width < k:
+        return np.full(n_rows, np.inf)
+    if n_rows * width <= 4 * rows.shape[0]:  # similar lengths: pad, partition
+        order, starts = _order_by_row(rows, counts)
+        row = rows[order]
+        padded = np.full((n_rows, width), np.inf)
+        padded[row, np.arange(row.shape[0]) - starts[row]] = values[order]
+        return np.partition(padded, k - 1, axis=1)[:, k - 1]
+    order, starts = _order_by_row(rows, counts, values)
+    kth = np.full(n_rows, np.inf)
+    full = counts >= k
+    kth[full] = values[order[starts[full] + k - 1]]
+    return kth
+
+
+def _exact_top_k(q64, pool, rows, pos, k, *, pool_rows, scale, batch):
+    """Top k of each query among candidate (query, pool position) pairs.
+
+    Distances are computed directly in float64 and ranked by (distance, pool
+    position); every query must have at least k candidates.
+    """
+    p_idx = pos if pool_rows is None else pool_rows[pos]
+    dist = _exact_sq_distances(q64, pool, rows, p_idx, scale, batch)
+    counts = np.bincount(rows, minlength=q64.shape[0])
+    order, starts = _order_by_row(rows, counts, (pos, dist))
+    take = order[starts[:, None] + np.arange(k)]
+    return dist[take], pos[take]
+
+
+# ------------------------------------------------------------------- numpy backend
+def _round_up(x):
+    """float64 -> float32 rounded up, at most the largest float32 (not inf)."""
+    return np.minimum(np.nextafter(x.astype(np.float32), np.float32(np.inf)), _F32_MAX)
+
+
+def _power_of_two_scale(bound):
+    """A power of two bringing coordinates near 1 when they risk float32 range."""
+    if bound == 0.0 or 2.0**-40 <= bound <= 2.0**40:
+        return 1.0
+    return 2.0 ** -math.ceil(math.log2(bound))
+
+
+def _plan(n_queries, n_features, n_pool, k, extra_row_bytes, memory_bytes, n_threads):
+    """Choose query-block and pool-chunk sizes whose buffers fit the memory limit."""
+    d = n_features
+    qb = min(n_queries, _MAX_QUERY_BLOCK)
+    chunk = min(_MAX_CHUNK, max(64, _TARGET_BLOCK_BYTES // (4 * qb)), n_pool)
+    # A first chunk of several k rows bounds each query's k-th distance well.
+    chunk = max(chunk, min(4 * k, n_pool))
+    batch = _RERANK_BATCH
+
+    def per_thread(qb, chunk, batch):
+        return (
+            9 * chunk * qb  # distance block, a partial copy of it, a mask
+            + 40 * chunk * qb  # the chunk's candidates, worst case (all tied)
+            + (4 * (d + 1) + extra_row_bytes) * chunk  # converted pool rows
+            + 24 * batch * d  # float64 re-ranking buffers
+        )
+
+    budget = memory_bytes / n_threads
+    while per_thread(qb, chunk, batch) > budget:
+        if batch > 64:
+            batch //= 2
+        elif chunk > 1 and chunk * d >= qb:
+            chunk //= 2
+        elif qb > 1:
+            qb = (qb + 1) // 2
+        elif batch > 1:
+            batch //= 2
+        elif chunk > 1:
+            chunk //= 2
+        else:
+            need = per_thread(1, 1, 1) * n_threads / 2**20
+            raise ValueError(
+                f"memory_limit_mb is too small for {d}-dimensional embeddings with "
+                f"{n_threads} thread(s); it needs at least {need:.3g} MB. Raise "
+                "memory_limit_mb or lower n_jobs."
+            )
+    # Pending candidates that trigger a merge; a merge costs O(qb * k), so this
+    # amortises it. Like the candidate lists, O(n_queries * k): not in the limit.
+    merge_at = max(1024, qb * k)
+    return qb, chunk, batch, merge_at
+
+
+class _Candidates:
+    """Pool rows that may still be among the k nearest of a block of queries.
+
+    Each candidate keeps bounds ``lo <= exact - ||q~||^2 <= hi`` on its exact
+    squared distance, from its float32 approximation and the rounding-error
+    bound. With ``kth_hi`` the k-th smallest ``hi`` of a query, any row with
+    ``lo > kth_hi`` is provably farther than the query's k-th nearest: dropped.
+    """
+
+    def __init__(self, start, stop, k, margin_q):
+        n = stop - start
+        self.start, self.stop, self.k = start, stop, k
+        self.margin_q = margin_q  # query term of the error bound (+ underflow)
+        self.margin_p = 0.0  # pool term of the error bound that thr allows for
+        self.row = np.empty(0, dtype=np.int64)  # query, local to the block
+        self.pos = np.empty(0, dtype=np.int64)  # pool position
+        self.lo, self.hi = np.empty(0), np.empty(0)
+        self.kth_hi = np.full(n, np.inf)
+        self.thr = np.full(n, _F32_MAX, dtype=np.float32)
+        self.seeded = False  # every query has k candidates
+        self.pending, self.n_pending = [], 0
+
+    def threshold(self, margin_p):
+        """float32 bound above which an approximate distance is never needed."""
+        if margin_p > self.margin_p:  # grows geometrically: rarely recomputed
+            self.margin_p = 1.5 * margin_p
+            self._refresh()
+        return self.thr
+
+    def _refresh(self):
+        self.thr = _round_up(self.kth_hi + self.margin_q + self.margin_p)
+
+    def add(self, row, pos, approx, p_norm):
+        self.pending.append((row, pos, approx, p_norm))
+        self.n_pending += row.shape[0]
+
+    def merge(self, kappa_p):
+        if not self.n_pending:
+            return
+        row, pos, approx, p_norm = map(np.concatenate, zip(*self.pending, strict=True))
+        self.pending, self.n_pending = [], 0
+        bound = self.margin_q[row] + kappa_p * p_norm.astype(np.float64)
+        approx = approx.astype(np.float64)
+        self.row = np.concatenate([self.row, row])
+        self.pos = np.concatenate([self.pos, pos])
+        self.lo = np.concatenate([self.lo, approx - bound])
+        self.hi = np.concatenate([self.hi, approx + bound])
+        n = self.stop - self.start
+        self.kth_hi = _kth_smallest_per_row(self.row, self.hi, n, self.k)
+        keep = self.lo <= self.kth_hi[self.row]
+        self.row, self.pos = self.row[keep], self.pos[keep]
+        self.lo, self.hi = self.lo[keep], self.hi[keep]
+        self.seeded = bool(np.isfinite(self.kth_hi).all())
+        self._refresh()
+
+
+def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
+    n_q, d = queries.shape
+    n_pool = pool.shape[0] if rows is None else rows.shape[0]
+    q64 = queries.astype(np.float64)
+    center32 = q64.mean(axis=0).astype(np.float32)
+    center = center32.astype(np.float64)
+    scale = _power_of_two_scale(maxabs + float(np.abs(center).max()))
+    q_s = ((q64 - center) * scale).astype(np.float32)
+    q_aug = np.empty((n_q, d + 1), dtype=np.float32)
+    np.multiply(q_s, -2.0, out=q_aug[:, :d])
+    q_aug[:, d] = 1.0
+    q_norm = np.einsum("ij,ij->i", q_s.astype(np.float64), q_s.astype(np.float64))
+    # Bound on |a - (exact - ||q~||^2)| for one pair, in units of ||q~||^2 and
+    # ||p~||^2: centring rounds each coordinate (<= 4u (|q|^2 + |p|^2)), the
+    # (d + 1)-term float32 dot product errs by <= (d + 1) u sum |terms|, the
+    # float32 squared norm of p by <= d u |p|^2. Doubled for safety (it also
+    # covers float64 rounding); ``eta`` covers float32 underflow.
+    kappa_q = 2.0 * (d + 6) * _U32
+    kappa_p = 2.0 * (3 * d + 8) * _U32
+    eta = 16.0 * (d + 2) * float(np.finfo(np.float32).tiny)
+    margin_q = kappa_q * q_norm + eta
+
+    extra_row_bytes = (pool.dtype.itemsize * d if rows is not None else 0) + (
+        8 * d if scale != 1.0 else 0
+    )
+    qb, chunk, batch, merge_at = _plan(
+        n_q, d, n_pool, k, extra_row_bytes, memory_bytes, n_threads
+    )
+    n_chunks = -(-n_pool // chunk)
+    n_threads = max(1, min(n_threads, n_chunks))
+    # Segments handed out in increasing order keep every thread busy to the end.
+    seg_len = max(1, -(-n_chunks // (8 * n_threads))) * chunk
+    segments = iter(range(0, n_pool, seg_len))
+    lock = threading.Lock()
+
+    def scan(st, pc, s, block, group_min, margin_p):
+        """Distances of one pool chunk to one query block; keep the candidates."""
+        nb, n = st.stop - st.start, pc.shape[0]
+        n_groups = -(-n // _GROUP)
+        # Rows padded to whole groups of _GROUP with +inf, which no threshold
+        # passes (thresholds are at most the largest float32).
+        blk = block[: n_groups * _GROUP * nb].reshape(-1, nb)
+        np.matmul(pc, q_aug[st.start : st.stop].T, out=blk[:n])
+        blk[n:] = np.inf
+        thr = st.threshold(margin_p)
+        if not st.seeded and n >= k:
+            # Until a query has k candidates, bound its k-th distance by the k-th
+            # smallest approximation in this chunk plus the error bound.
+            cols = np.flatnonzero(thr == _F32_MAX)
+            part = np.ascontiguousarray(blk[:n, cols].T)
+            part.partition(k - 1, axis=1)
+            kth = part[:, k - 1]
+            thr = thr.copy()
+            thr[cols] = _round_up(kth + 2.0 * (st.margin_p + st.margin_q[cols]))
+        # Minima over groups of _GROUP pool rows: one pass over the block, then
+        # only the few (group, query) pairs under the threshold are looked into.
+        gmin = group_min[: n_groups * nb].reshape(n_groups, nb)
+        np.minimum.reduce(blk.reshape(n_groups, _GROUP, nb), axis=1, out=gmin)
+        hits = np.flatnonzero(gmin <= thr)  # (flat: much faster than 2-D)
+        if hits.size == 0:
+            return
+        flat = block[: blk.size]
+        if hits.size * _GROUP * 8 > blk.size:  # many: test the whole block
+            idx = np.flatnonzero(blk <= thr)
+        else:
+            grp, col = np.divmod(hits, nb)
+            idx = (grp * (_GROUP * nb) + col)[:, None] + np.arange(0, _GROUP * nb, nb)
+            idx = idx[flat[idx] <= thr[col][:, None]]
+        row, col = np.divmod(idx, nb)
+        st.add(col, row + s, flat[idx], pc[row, d])
+
+    def worker():
+        states = [
+            _Candidates(s, min(n_q, s + qb), k, margin_q[s : s + qb])
+            for s in range(0, n_q, qb)
+        ]
+        block = np.empty(-(-chunk // _GROUP) * _GROUP * qb, dtype=np.float32)
+        group_min = np.empty(-(-chunk // _GROUP) * qb, dtype=np.float32)
+        p_aug = np.empty((chunk, d + 1), dtype=np.float32)
+        gathered = np.empty((chunk, d), dtype=pool.dtype) if rows is not None else None
+        rescaled = np.empty((chunk, d)) if scale != 1.0 else None
+        while True:
+            with lock:
+                seg = next(segments, None)
+            if seg is None:
+                break
+            for s in range(seg, min(n_pool, seg + seg_len), chunk):
+                e = min(n_pool, s + chunk)
+                n = e - s
+                if rows is None:
+                    src = pool[s:e]
+                else:
+                    src = np.take(pool, rows[s:e], axis=0, out=gathered[:n])
+                pc = p_aug[:n]
+                if scale == 1.0:
+                    np.subtract(src, center32, out=pc[:, :d], casting="same_kind")
+                else:  # in float64: float32 could overflow before the scaling
+                    np.subtract(src, center, out=rescaled[:n])
+                    rescaled[:n] *= scale
+                    pc[:, :d] = rescaled[:n]
+                np.einsum("ij,ij->i", pc[:, :d], pc[:, :d], out=pc[:, d])
+                margin_p = kappa_p * float(pc[:, d].max())
+                for st in states:
+                    scan(st, pc, s, block, group_min, margin_p)
+                    if st.n_pending >= merge_at or (st.n_pending and not st.seeded):
+                        st.merge(kappa_p)
+        for st in states:
+            st.merge(kappa_p)
+        return [(st.row + st.start, st.pos, st.lo, st.hi) for st in states]
+
+    with _blas_limited_to_one_thread():
+        if n_threads == 1:
+            parts = worker()
+        else:
+            with ThreadPoolExecutor(max_workers=n_threads) as ex:
+                futures = [ex.submit(worker) for _ in range(n_threads)]
+                parts = [part for f in futures for part in f.result()]
+    row, pos, lo, hi = map(np.concatenate, zip(*parts, strict=True))
+    if n_threads > 1:  # the threads' candidates against each other
+        keep = lo <= _kth_smallest_per_row(row, hi, n_q, k)[row]
+        row, pos = row[keep], pos[keep]
+    dist, ind = _exact_top_k(
+        q64, pool, row, pos, k, pool_rows=rows, scale=scale, batch=batch
+    )
+    if scale != 1.0:
+        dist = dist / (scale * scale)
+    return dist, ind
+
+
+# ------------------------------------------------------------------- faiss backend
+def _import_faiss():
+    try:
+        import faiss
+    except ImportError as exc:
+        raise ImportError(
+            "backend='faiss' needs the optional faiss package (pip install "
+            "faiss-cpu); use backend='numpy' or 'auto' otherwise."
+        ) from exc
+    return faiss
+
+
+def _search_faiss(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
+    faiss = _import_faiss()
+    n_q, d = queries.shape
+    n_pool = pool.shape[0] if rows is None else rows.shape[0]
+    q32 = np.ascontiguousarray(queries, dtype=np.float32)
+    chunk = int(max(k, memory_bytes // (2 * 4 * (d + 1))))
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n_threads)
+    try:
+        found = []
+        for s in range(0, n_pool, chunk):
+            src = pool[s : s + chunk] if rows is None else pool[rows[s : s + chunk]]
+            index = faiss.IndexFlatL2(d)
+            index.add(np.ascontiguousarray(src, dtype=np.float32))
+            found.append(index.search(q32, min(k, src.shape[0]))[1] + s)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    pos = np.concatenate(found, axis=1).astype(np.int64)
+    row = np.repeat(np.arange(n_q), pos.shape[1])
+    return _exact_top_k(
+        queries.astype(np.float64), pool, row, pos.ravel(), k, pool_rows=rows,
+        scale=1.0, batch=_RERANK_BATCH,
+    )  # fmt: skip
+
+
+_BACKENDS = {"numpy": _search_numpy, "faiss": _search_faiss}
+
+
+def _resolve_backend(backend):
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a string, got {backend!r}.")
+    name = "numpy" if backend == "auto" else backend
+    if name not in _BACKENDS:
+        raise ValueError(
+            f"Unknown backend {backend!r}; choose one of "
+            f"{['auto', *sorted(_BACKENDS)]}."
+        )
+    if name == "faiss":
+        _import_faiss()
+    return _BACKENDS[name]
+
+
+# ------------------------------------------------------------------ public: search
+def kneighbors_l2(
+    queries,
+    pool,
+    n_neighbors,
+    *,
+    memory_limit_mb=_DEFAULT_MEMORY_LIMIT_MB,
+    backend="auto",
+    n_jobs=None,
+):
+    """Exact l2 nearest neighbours of each query in a pool, in bounded memory.
+
+    Parameters
+    ----------
+    queries : array-like of shape (n_queries, n_features)
+        Query embeddings (e.g. the error samples).
+    pool : array-like of shape (n_pool, n_features)
+        Pool embeddings. float32 pools are used without a copy.
+    n_neighbors : int
+        Number of neighbours per query, at most ``n_pool``.
+    memory_limit_mb : float, default=256
+        Bound on the working buffers of the search, summed over threads:
+        distance blocks, converted pool chunks, the candidates a chunk yields,
+        re-ranking buffers. Not included: the inputs, float32 and float64 copies
+        of the queries, the results and the candidate lists (about
+        ``n_neighbors`` entries per query and thread). The numpy backend uses
+        a few MB per thread when allowed; the pool is never copied whole.
+    backend : {"auto", "numpy", "faiss"}, default="auto"
+        ``"numpy"``: the chunked float32 search with exact float64 re-ranking
+        described in the Notes. ``"faiss"``: ``faiss.IndexFlatL2`` per pool chunk
+        (needs the optional ``faiss`` package), its float32 top k re-ranked in
+        float64. ``"auto"`` is ``"numpy"``, which was faster than faiss in our
+        benchmark (``benchmarks/bench_debugging_speed.py``).
+    n_jobs : int, default=None
+        Threads scanning the pool. ``None`` or ``-1`` use every available CPU,
+        as scikit-learn's brute-force neighbour search does with its OpenMP
+        threads; ``-2`` all but one. BLAS is limited to one thread meanwhile.
+
+    Returns
+    -------
+    distances : ndarray of shape (n_queries, n_neighbors), dtype float64
+        **Squared** Euclidean distances ``sum((q - p) ** 2)``, non-decreasing
+        along each row. ``np.sqrt`` gives scikit-learn's ``kneighbors`` values.
+    indices : ndarray of shape (n_queries, n_neighbors), dtype int64
+        Pool row of each neighbour. Equal distances are ordered by lower pool
+        index first, so the result is deterministic.
+
+    See Also
+    --------
+    select_neighbors : Pool indices to add for Data-Centric Debugging.
+    sklearn.neighbors.NearestNeighbors : The general-purpose equivalent.
+
+    Notes
+    -----
+    Exactness of the numpy backend: candidates are found with float32 products
+    ``||p||^2 - 2 q . p`` on coordinates centred on the queries' mean, but a pool
+    row is discarded only when a rigorous bound on the float32 rounding error
+    proves it cannot enter the top k. The survivors' distances are computed
+    again directly in float64 as ``sum((q - p) ** 2)`` and ranked by
+    ``(distance, index)``. The result is the exact top k of those float64
+    distances: exact for data whose squared differences are exactly
+    representable (e.g. small integers), otherwise exact up to float64 rounding,
+    which can in principle split two mathematically equal distances. Many points
+    tied with a query's k-th neighbour (e.g. duplicates) are all re-ranked, which
+    is slower but still exact. The ``"faiss"`` backend re-ranks only faiss's
+    float32 top k, so float32 rounding can change which near-tied points it
+    returns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaerr_sk._neighbors_search import kneighbors_l2
+    >>> pool = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    >>> dist, ind = kneighbors_l2([[0.1, 0.0]], pool, n_neighbors=2)
+    >>> ind
+    array([[0, 1]])
+    >>> dist.round(2)
+    array([[0.01, 0.81]])
+    """
+    queries, q_max = _check_embeddings(queries, "queries")
+    pool, p_max = _check_embeddings(pool, "pool")
+    _check_width(queries, pool, "queries", "pool")
+    k = _check_number(n_neighbors, "n_neighbors")
+    if k > pool.shape[0]:
+        raise ValueError(
+            f"n_neighbors={k} is larger than the pool ({pool.shape[0]} samples); "
+            "lower n_neighbors or enlarge the pool."
+        )
+    search = _resolve_backend(backend)
+    return search(
+        queries,
+        pool,
+        k,
+        rows=None,
+        maxabs=max(q_max, p_max),
+        memory_bytes=_check_number(memory_limit_mb, "memory_limit_mb", False) * 2**20,
+        n_threads=_effective_n_threads(n_jobs),
+    )
+
+
+# --------------------------------------------------------------- public: selection
+def _check_labels(labels, n, name, emb_name):
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.shape[0] != n:
+        raise ValueError(
+            f"{name} must be a 1-D array with one label per row of {emb_name} "
+            f"({n}), got shape {labels.shape}."
+        )
+    return labels
+
+
+def _label_groups(error_labels, pool_labels, n_error):
+    """(error rows, pool rows) per label; pool rows of other labels are dropped."""
+    if error_labels is None:
+        return [(np.arange(n_error), None)]
+    groups = []
+    for label in np.unique(error_labels):
+        groups.append(
+            (
+                np.flatnonzero(error_labels == label),
+                np.flatnonzero(pool_labels == label),
+            )
+        )
+    return groups
+
+
+def _budget_select(search, errors, pool, groups, budget, kwargs):
+    """The ``budget`` pool rows closest to their nearest (agreeing) error sample.
+
+    One pass with the roles swapped: every pool row is a query whose single
+    nearest neighbour is searched among the error samples, slice by slice so
+    that the copies of the pool rows stay within the memory limit.
+    """
+    n_pool, d = pool.shape
+    nearest = np.full(n_pool, np.inf)
+    kwargs = {**kwargs, "memory_bytes": kwargs["memory_bytes"] / 2}
+    step = max(1024, int(kwargs["memory_bytes"] // (32 * (d + 1))))
+    for q_rows, p_rows in groups:
+        errors_g = errors[q_rows]
+        n_rows = n_pool if p_rows is None else p_rows.shape[0]
+        for s in range(0, n_rows, step):
+            part = (
+                slice(s, min(n_rows, s + step))
+                if p_rows is None
+                else p_rows[s : s + step]
+            )
+            dist, _ = search(pool[part], errors_g, 1, rows=None, **kwargs)
+            nearest[part] = dist[:, 0]
+    cutoff = np.partition(nearest, budget - 1)[budget - 1]
+    tied = np.flatnonzero(nearest <= cutoff)
+    return np.sort(tied[np.lexsort((tied, nearest[tied]))[:budget]])
+
+
+def select_neighbors(
+    error_embeddings,
+    pool_embeddings,
+    *,
+    n_neighbors=None,
+    budget=None,
+    error_labels=None,
+    pool_labels=None,
+    label_filter=False,
+    memory_limit_mb=_DEFAULT_MEMORY_LIMIT_MB,
+    backend="auto",
+    n_jobs=None,
+):
+    """Pool samples to add to training for Data-Centric Debugging.
+
+    Given embeddings of samples where the model fails and of a large, weakly
+    labelled pool, return the pool samples closest in l2 distance to the
+    failures (Singla et al., 2024). Exactly one of two modes applies:
+
+    - ``n_neighbors``: the ``n_neighbors`` nearest pool samples of every error
+      sample, united (so at most ``n_errors * n_neighbors`` indices);
+    - ``budget``: exactly ``budget`` pool samples, those closest to their nearest
+      error sample (ties by lower index).
+
+    Parameters
+    ----------
+    error_embeddings : array-like of shape (n_errors, n_features)
+        Embeddings of the error sample (labelled failures, or samples a
+        :class:`~metaerr_sk.MetaErrClassifier` flags as likely failures).
+    pool_embeddings : array-like of shape (n_pool, n_features)
+        Embeddings of the candidate pool, from the same embedding model.
+    n_neighbors : int, default=None
+        Neighbours per error sample. ``None`` means 10 unless ``budget`` is given.
+    budget : int, default=None
+        Total number of pool samples to select. Give it or ``n_neighbors``, not
+        both.
+    error_labels : array-like of shape (n_errors,), default=None
+        Label of each error sample (its true label, or the label the model should
+        have given). Needed when ``label_filter=True``.
+    pool_labels : array-like of shape (n_pool,), default=None
+        Weak (noisy) label of each pool sample. Needed when ``label_filter=True``.
+    label_filter : bool, default=False
+        If True, an error sample may only retrieve pool samples whose weak label
+        equals its own label. The filter applies *before* the nearest are taken:
+        each error sample gets its ``n_neighbors`` nearest *agreeing* pool
+        samples, and in budget mode a pool sample's distance is to its nearest
+        agreeing error sample. Pool samples whose label no error sample has are
+        never selected.
+    memory_limit_mb : float, default=256
+        Passed to :func:`kneighbors_l2`.
+    backend : {"auto", "numpy", "faiss"}, default="auto"
+        Passed to :func:`kneighbors_l2`.
+    n_jobs : int, default=None
+        Passed to :func:`kneighbors_l2`.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_selected,), dtype int64
+        Unique pool row indices, sorted ascending.
+
+    See Also
+    --------
+    kneighbors_l2 : The exact nearest-neighbour search underneath.
+
+    Notes
+    -----
+    The paper does not publish its selection details (neighbours per error
+    sample, label filtering); both are parameters here, our design. Budget mode
+    swaps the roles: it finds, in one pass, the exact nearest (agreeing) error
+    sample of every pool sample, then keeps the ``budget`` smallest distances.
+
+    References
+    ----------
+    .. [1] S. Singla, A. M. Chegini, M. Moayeri, S. Feizi, "Data-Centric
+       Debugging: Mitigating Model Failures via Targeted Image Retrieval",
+       WACV 2024.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaerr_sk._neighbors_search import select_neighbors
+    >>> pool = np.arange(10.0).reshape(-1, 1)
+    >>> select_neighbors([[0.2], [7.9]], pool, n_neighbors=2)
+    array([0, 1, 7, 8])
+    >>> select_neighbors([[0.2], [7.9]], pool, budget=3)
+    array([0, 1, 8])
+    """
+    errors, e_max = _check_embeddings(error_embeddings, "error_embeddings")
+    pool, p_max = _check_embeddings(pool_embeddings, "pool_embeddings")
+    _check_width(errors, pool, "error_embeddings", "pool_embeddings")
+    if n_neighbors is not None and budget is not None:
+        raise ValueError(
+            "Give either n_neighbors (neighbours per error sample) or budget "
+            "(total number of pool samples), not both."
+        )
+    if error_labels is not None:
+        error_labels = _check_labels(
+            error_labels, errors.shape[0], "error_labels", "error_embeddings"
+        )
+    if pool_labels is not None:
+        pool_labels = _check_labels(
+            pool_labels, pool.shape[0], "pool_labels", "pool_embeddings"
+        )
+    if label_filter and (error_labels is None or pool_labels is None):
+        raise ValueError(
+            "label_filter=True needs both error_labels and pool_labels; pass them "
+            "or set label_filter=False."
+        )
+    groups = _label_groups(
+        error_labels if label_filter else None, pool_labels, errors.shape[0]
+    )
+    kwargs = dict(
+        maxabs=max(e_max, p_max),
+        memory_bytes=_check_number(memory_limit_mb, "memory_limit_mb", False) * 2**20,
+        n_threads=_effective_n_threads(n_jobs),
+    )
+    search = _resolve_backend(backend)
+
+    if budget is not None:
+        budget = _check_number(budget, "budget")
+        n_avail = sum(pool.shape[0] if p is None else p.shape[0] for _, p in groups)
+        if budget > n_avail:
+            what = "pool samples"
+            if label_filter:
+                what += " whose label an error sample has"
+            raise ValueError(
+                f"budget={budget} is larger than the {n_avail} {what}; lower the "
+                "budget."
+            )
+        return _budget_select(search, errors, pool, groups, budget, kwargs)
+
+    k = 10 if n_neighbors is None else _check_number(n_neighbors, "n_neighbors")
+    selected = []
+    for q_rows, p_rows in groups:
+        n_avail = pool.shape[0] if p_rows is None else p_rows.shape[0]
+        if k > n_avail:
+            where = (
+                f"the {n_avail} pool samples labelled {error_labels[q_rows[0]]}"
+                if p_rows is not None
+                else f"the pool ({n_avail} samples)"
+            )
+            raise ValueError(
+                f"n_neighbors={k} is larger than {where}; lower n_neighbors or use "
+                "budget instead."
+            )
+        _, ind = search(errors[q_rows], pool, k, rows=p_rows, **kwargs)
+        selected.append(ind.ravel() if p_rows is None else p_rows[ind.ravel()])
+    return np.unique(np.concatenate(selected))
