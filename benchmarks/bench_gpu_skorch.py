@@ -78,14 +78,20 @@ def main(argv=None):
         )
         for device in devices:
             run = run_once(
-                device, X_train, y_train, X_test, y_test,
-                epochs=args.epochs, seed=seed,
+                device,
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                epochs=args.epochs,
+                seed=seed,
             )
             runs.append(run)
             print(
                 f"{device:5s} seed {seed}: fit {run['fit_seconds']:.1f}s, predict "
                 f"{run['predict_seconds']:.1f}s, acc {run['accuracy']:.4f}, AUROC_f "
-                f"MSP {run['msp']['auroc_f']:.4f} MetaErr {run['metaerr']['auroc_f']:.4f}",
+                f"MSP {run['msp']['auroc_f']:.4f} "
+                f"MetaErr {run['metaerr']['auroc_f']:.4f}",
                 flush=True,
             )
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
