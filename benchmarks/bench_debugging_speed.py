@@ -322,7 +322,7 @@ def write_plot(path, result):
     colors[names.index("ours")] = "#d62728"
     ax.bar(names, med, yerr=[lo, hi], color=colors, capsize=4)
     for i, m in enumerate(med):
-        ax.text(i, m, f"{m:.2f}s", ha="center", va="bottom", fontsize=8)
+        ax.text(i, m + hi[i], f"{m:.2f} s", ha="center", va="bottom", fontsize=8)
     cfg = result["config"]
     ax.set_ylabel("seconds (median, min-max bars)")
     ax.set_title(

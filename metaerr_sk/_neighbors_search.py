@@ -7,18 +7,19 @@ Data-Centric Debugging (Singla et al., WACV 2024) adds to the training set.
 
 How the numpy backend is fast and still exact
 ---------------------------------------------
-The pool is scanned in chunks by one thread per CPU. For a chunk, one float32
+The pool is scanned in chunks, by one thread per CPU (sharing the queries, or
+the pool when it is large and k small). For a chunk, one float32
 matrix product gives ``a[j, i] = ||p_j||^2 - 2 q_i . p_j`` for every pool row
-``j`` and query ``i``, on coordinates centred on the queries' mean
-(``||q_i||^2`` is constant per query: left out). ``a`` is within a rigorous
-bound ``b[j, i]`` of the exact value, so ``a - b <= exact <= a + b``. Each query
-keeps the candidates whose lower bound does not exceed its k-th smallest upper
-bound; nothing else can be among its k nearest. That bound gives a threshold,
-and minima over groups of 32 rows of the distance block (one cache-resident
-pass, the only work per distance besides the product) show the few places
-where a pool row passes it. At the end the surviving candidates, barely more
-than k per query, are re-computed directly in float64 as ``sum((q - p) ** 2)``
-and ranked by ``(distance, index)``.
+``j`` and query ``i``, on coordinates centred on the queries' mean;
+``||q_i||^2``, constant per query, is left out. A rigorous bound ``b[j, i]`` on
+the float32 rounding error gives ``a - b <= exact - ||q_i||^2 <= a + b``. Each
+query keeps the candidates whose lower bound does not exceed its k-th smallest
+upper bound: nothing else can be among its k nearest. That bound is a
+threshold, and minima over groups of 32 rows of the distance block (one pass
+over a cache-resident block, the only work per distance besides the product)
+show the few places where a pool row passes it. At the end the surviving
+candidates, barely more than k per query, are re-computed directly in float64
+as ``sum((q - p) ** 2)`` and ranked by ``(distance, index)``.
 """
 
 import math
@@ -41,6 +42,8 @@ _MAX_CHUNK = 8192
 _MAX_QUERY_BLOCK = 2048
 _RERANK_BATCH = 1024
 _GROUP = 32  # pool rows per minimum taken before looking for candidates
+_POOL_ROWS_PER_THREAD_AND_K = 20_000  # fewer: extra threads do not pay off
+_MIN_QUERIES_PER_THREAD = 512  # more queries: threads take whole query blocks
 _U32 = 2.0**-24  # unit roundoff of float32
 _F32_MAX = np.finfo(np.float32).max
 _THREADPOOLS = []  # a ThreadpoolController, created on first use (it scans libraries)
@@ -192,18 +195,18 @@ def _power_of_two_scale(bound):
     return 2.0 ** -math.ceil(math.log2(bound))
 
 
-def _plan(n_queries, n_features, n_pool, k, extra_row_bytes, memory_bytes, n_threads):
-    """Choose query-block and pool-chunk sizes whose buffers fit the memory limit."""
+def _plan(qb, n_features, n_pool, k, extra_row_bytes, memory_bytes, n_threads):
+    """Shrink the query block ``qb`` and choose a pool chunk to fit the limit."""
     d = n_features
-    qb = min(n_queries, _MAX_QUERY_BLOCK)
     chunk = min(_MAX_CHUNK, max(64, _TARGET_BLOCK_BYTES // (4 * qb)), n_pool)
     # A first chunk of several k rows bounds each query's k-th distance well.
     chunk = max(chunk, min(4 * k, n_pool))
     batch = _RERANK_BATCH
 
     def per_thread(qb, chunk, batch):
+        padded = -(-chunk // _GROUP) * _GROUP
         return (
-            9 * chunk * qb  # distance block, a partial copy of it, a mask
+            9 * padded * qb  # distance block, a partial copy of it, a mask
             + 40 * chunk * qb  # the chunk's candidates, worst case (all tied)
             + (4 * (d + 1) + extra_row_bytes) * chunk  # converted pool rows
             + 24 * batch * d  # float64 re-ranking buffers
@@ -290,6 +293,67 @@ class _Candidates:
         self._refresh()
 
 
+def _scan(st, pc, s, q_aug, block, group_min, margin_p, k):
+    """Distances of one pool chunk ``pc`` (first row ``s``) to the query block of
+    ``st``; add the pool rows that pass its threshold to its candidates."""
+    nb, n, d = st.stop - st.start, pc.shape[0], pc.shape[1] - 1
+    n_groups = -(-n // _GROUP)
+    # Rows padded to whole groups of _GROUP with +inf, which no threshold passes
+    # (thresholds are at most the largest float32).
+    blk = block[: n_groups * _GROUP * nb].reshape(-1, nb)
+    np.matmul(pc, q_aug[st.start : st.stop].T, out=blk[:n])
+    blk[n:] = np.inf
+    # Minima over groups of _GROUP pool rows: one pass over the block, then only
+    # the few (group, query) pairs under the threshold are looked into.
+    gmin = group_min[: n_groups * nb].reshape(n_groups, nb)
+    np.minimum.reduce(blk.reshape(n_groups, _GROUP, nb), axis=1, out=gmin)
+    thr = st.threshold(margin_p)
+    if not st.seeded and n >= k:
+        # Until a query has k candidates, bound its k-th distance by the k-th
+        # smallest approximation in this chunk plus the error bound.
+        cols = np.flatnonzero(thr == _F32_MAX)
+        if k == 1:
+            kth = gmin[:, cols].min(axis=0)
+        else:
+            part = np.ascontiguousarray(blk[:n, cols].T)
+            part.partition(k - 1, axis=1)
+            kth = part[:, k - 1]
+        thr = thr.copy()
+        thr[cols] = _round_up(kth + 2.0 * (st.margin_p + st.margin_q[cols]))
+    hits = np.flatnonzero(gmin <= thr)  # (flat: much faster than 2-D)
+    if hits.size == 0:
+        return
+    flat = block[: blk.size]
+    if hits.size * _GROUP * 8 > blk.size:  # many: test the whole block
+        idx = np.flatnonzero(blk <= thr)
+    else:
+        grp, col = np.divmod(hits, nb)
+        idx = (grp * (_GROUP * nb) + col)[:, None] + np.arange(0, _GROUP * nb, nb)
+        idx = idx[flat[idx] <= thr[col][:, None]]
+    row, col = np.divmod(idx, nb)
+    st.add(col, row + s, flat[idx], pc[row, d])
+
+
+def _schedule(n_q, n_pool, k, n_threads):
+    """Query-block size, threads, and whether threads split queries or pool.
+
+    Threads take whole query blocks when there are many queries; otherwise
+    they split the pool and each keeps candidates for every query (about
+    k log(n_pool / k) of them pass the threshold), which pays off only when
+    that is small next to a thread's share of the product.
+    """
+    by_queries = n_threads > 1 and n_q >= 2 * _MIN_QUERIES_PER_THREAD * n_threads
+    qb = _MAX_QUERY_BLOCK
+    if n_pool <= _MAX_CHUNK // 2:  # one chunk: the block size sets the query block
+        qb = max(1, min(qb, _TARGET_BLOCK_BYTES // (4 * n_pool)))
+    n_blocks = -(-n_q // qb)
+    if by_queries:
+        n_blocks = n_threads * -(-n_blocks // n_threads)  # balanced
+    else:
+        n_threads = max(1, min(n_threads, n_pool // (_POOL_ROWS_PER_THREAD_AND_K * k)))
+    return -(-n_q // n_blocks), n_threads, by_queries
+
+
 def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
     n_q, d = queries.shape
     n_pool = pool.shape[0] if rows is None else rows.shape[0]
@@ -312,60 +376,26 @@ def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
     eta = 16.0 * (d + 2) * float(np.finfo(np.float32).tiny)
     margin_q = kappa_q * q_norm + eta
 
+    qb, n_threads, by_queries = _schedule(n_q, n_pool, k, n_threads)
     extra_row_bytes = (pool.dtype.itemsize * d if rows is not None else 0) + (
         8 * d if scale != 1.0 else 0
     )
     qb, chunk, batch, merge_at = _plan(
-        n_q, d, n_pool, k, extra_row_bytes, memory_bytes, n_threads
+        qb, d, n_pool, k, extra_row_bytes, memory_bytes, n_threads
     )
-    n_chunks = -(-n_pool // chunk)
-    n_threads = max(1, min(n_threads, n_chunks))
-    # Segments handed out in increasing order keep every thread busy to the end.
-    seg_len = max(1, -(-n_chunks // (8 * n_threads))) * chunk
-    segments = iter(range(0, n_pool, seg_len))
-    lock = threading.Lock()
-
-    def scan(st, pc, s, block, group_min, margin_p):
-        """Distances of one pool chunk to one query block; keep the candidates."""
-        nb, n = st.stop - st.start, pc.shape[0]
-        n_groups = -(-n // _GROUP)
-        # Rows padded to whole groups of _GROUP with +inf, which no threshold
-        # passes (thresholds are at most the largest float32).
-        blk = block[: n_groups * _GROUP * nb].reshape(-1, nb)
-        np.matmul(pc, q_aug[st.start : st.stop].T, out=blk[:n])
-        blk[n:] = np.inf
-        thr = st.threshold(margin_p)
-        if not st.seeded and n >= k:
-            # Until a query has k candidates, bound its k-th distance by the k-th
-            # smallest approximation in this chunk plus the error bound.
-            cols = np.flatnonzero(thr == _F32_MAX)
-            part = np.ascontiguousarray(blk[:n, cols].T)
-            part.partition(k - 1, axis=1)
-            kth = part[:, k - 1]
-            thr = thr.copy()
-            thr[cols] = _round_up(kth + 2.0 * (st.margin_p + st.margin_q[cols]))
-        # Minima over groups of _GROUP pool rows: one pass over the block, then
-        # only the few (group, query) pairs under the threshold are looked into.
-        gmin = group_min[: n_groups * nb].reshape(n_groups, nb)
-        np.minimum.reduce(blk.reshape(n_groups, _GROUP, nb), axis=1, out=gmin)
-        hits = np.flatnonzero(gmin <= thr)  # (flat: much faster than 2-D)
-        if hits.size == 0:
-            return
-        flat = block[: blk.size]
-        if hits.size * _GROUP * 8 > blk.size:  # many: test the whole block
-            idx = np.flatnonzero(blk <= thr)
-        else:
-            grp, col = np.divmod(hits, nb)
-            idx = (grp * (_GROUP * nb) + col)[:, None] + np.arange(0, _GROUP * nb, nb)
-            idx = idx[flat[idx] <= thr[col][:, None]]
-        row, col = np.divmod(idx, nb)
-        st.add(col, row + s, flat[idx], pc[row, d])
+    n_blocks = -(-n_q // qb)
+    if by_queries:  # work items: (query blocks, first pool row, end pool row)
+        work = [([b], 0, n_pool) for b in range(n_blocks)]
+    else:  # segments of the pool, handed out in increasing order
+        n_chunks = -(-n_pool // chunk)
+        n_threads = max(1, min(n_threads, n_chunks))
+        seg = max(1, -(-n_chunks // (8 * n_threads))) * chunk
+        blocks = list(range(n_blocks))
+        work = [(blocks, s, min(n_pool, s + seg)) for s in range(0, n_pool, seg)]
+    work, lock = iter(work), threading.Lock()
 
     def worker():
-        states = [
-            _Candidates(s, min(n_q, s + qb), k, margin_q[s : s + qb])
-            for s in range(0, n_q, qb)
-        ]
+        states = {}
         block = np.empty(-(-chunk // _GROUP) * _GROUP * qb, dtype=np.float32)
         group_min = np.empty(-(-chunk // _GROUP) * qb, dtype=np.float32)
         p_aug = np.empty((chunk, d + 1), dtype=np.float32)
@@ -373,32 +403,37 @@ def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
         rescaled = np.empty((chunk, d)) if scale != 1.0 else None
         while True:
             with lock:
-                seg = next(segments, None)
-            if seg is None:
+                item = next(work, None)
+            if item is None:
                 break
-            for s in range(seg, min(n_pool, seg + seg_len), chunk):
-                e = min(n_pool, s + chunk)
-                n = e - s
+            blocks, start, stop = item
+            for b in blocks:
+                if b not in states:
+                    q = slice(b * qb, min(n_q, b * qb + qb))
+                    states[b] = _Candidates(q.start, q.stop, k, margin_q[q])
+            for s in range(start, stop, chunk):
+                e = min(stop, s + chunk)
                 if rows is None:
                     src = pool[s:e]
                 else:
-                    src = np.take(pool, rows[s:e], axis=0, out=gathered[:n])
-                pc = p_aug[:n]
+                    src = np.take(pool, rows[s:e], axis=0, out=gathered[: e - s])
+                pc = p_aug[: e - s]  # centred (scaled) rows, then ||row||^2
                 if scale == 1.0:
                     np.subtract(src, center32, out=pc[:, :d], casting="same_kind")
                 else:  # in float64: float32 could overflow before the scaling
-                    np.subtract(src, center, out=rescaled[:n])
-                    rescaled[:n] *= scale
-                    pc[:, :d] = rescaled[:n]
+                    np.subtract(src, center, out=rescaled[: e - s])
+                    rescaled[: e - s] *= scale
+                    pc[:, :d] = rescaled[: e - s]
                 np.einsum("ij,ij->i", pc[:, :d], pc[:, :d], out=pc[:, d])
                 margin_p = kappa_p * float(pc[:, d].max())
-                for st in states:
-                    scan(st, pc, s, block, group_min, margin_p)
+                for b in blocks:
+                    st = states[b]
+                    _scan(st, pc, s, q_aug, block, group_min, margin_p, k)
                     if st.n_pending >= merge_at or (st.n_pending and not st.seeded):
                         st.merge(kappa_p)
-        for st in states:
+        for st in states.values():
             st.merge(kappa_p)
-        return [(st.row + st.start, st.pos, st.lo, st.hi) for st in states]
+        return [(st.row + st.start, st.pos, st.lo, st.hi) for st in states.values()]
 
     with _blas_limited_to_one_thread():
         if n_threads == 1:
@@ -408,7 +443,7 @@ def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
                 futures = [ex.submit(worker) for _ in range(n_threads)]
                 parts = [part for f in futures for part in f.result()]
     row, pos, lo, hi = map(np.concatenate, zip(*parts, strict=True))
-    if n_threads > 1:  # the threads' candidates against each other
+    if n_threads > 1 and not by_queries:  # threads' candidates against each other
         keep = lo <= _kth_smallest_per_row(row, hi, n_q, k)[row]
         row, pos = row[keep], pos[keep]
     dist, ind = _exact_top_k(
@@ -490,7 +525,8 @@ def kneighbors_l2(
     queries : array-like of shape (n_queries, n_features)
         Query embeddings (e.g. the error samples).
     pool : array-like of shape (n_pool, n_features)
-        Pool embeddings. float32 pools are used without a copy.
+        Pool embeddings. float32 and float64 pools (also memory-mapped ones)
+        are read chunk by chunk, never copied whole.
     n_neighbors : int
         Number of neighbours per query, at most ``n_pool``.
     memory_limit_mb : float, default=256
@@ -507,9 +543,13 @@ def kneighbors_l2(
         float64. ``"auto"`` is ``"numpy"``, which was faster than faiss in our
         benchmark (``benchmarks/bench_debugging_speed.py``).
     n_jobs : int, default=None
-        Threads scanning the pool. ``None`` or ``-1`` use every available CPU,
-        as scikit-learn's brute-force neighbour search does with its OpenMP
-        threads; ``-2`` all but one. BLAS is limited to one thread meanwhile.
+        Most threads scanning the pool. ``None`` or ``-1``: every available
+        CPU, as scikit-learn's brute-force neighbour search does with its OpenMP
+        threads; ``-2`` all but one. In the numpy backend threads share the
+        queries when there are over 1,024 per thread, else the pool, with at
+        most one thread per 20,000 * ``n_neighbors`` pool rows (each keeps its
+        own candidates, which below that cost more than they save); BLAS is
+        limited to one thread meanwhile.
 
     Returns
     -------

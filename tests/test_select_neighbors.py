@@ -33,6 +33,12 @@ def _brute_budget(errors, pool, budget, error_labels=None, pool_labels=None):
     return np.sort(order)
 
 
+@pytest.fixture
+def threads_on_small_pools(monkeypatch):
+    """Let n_jobs > 1 start threads even on the small pools of these tests."""
+    monkeypatch.setattr(_neighbors_search, "_POOL_ROWS_PER_THREAD_AND_K", 1)
+
+
 def _integer_data(rng, n_queries, n_pool, n_features, high=3):
     """Few distinct values: many exact duplicates and equal distances."""
     queries = rng.integers(0, high, size=(n_queries, n_features)).astype(np.float64)
@@ -59,7 +65,9 @@ def test_kneighbors_matches_brute_force(seed, n_features, n_pool, dtype):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("n_jobs", [1, 3])
 @pytest.mark.parametrize("memory_limit_mb", [0.05, 256])
-def test_ties_break_by_lower_index(seed, n_jobs, memory_limit_mb):
+def test_ties_break_by_lower_index(
+    seed, n_jobs, memory_limit_mb, threads_on_small_pools
+):
     rng = np.random.default_rng(seed)
     queries, pool = _integer_data(rng, 40, 2000, 4)
     dist, ind = kneighbors_l2(
@@ -70,12 +78,17 @@ def test_ties_break_by_lower_index(seed, n_jobs, memory_limit_mb):
     assert_array_equal(dist, ref_dist)  # integer data: exact
 
 
-def test_several_query_blocks_and_all_of_the_pool(monkeypatch):
+@pytest.mark.parametrize("split", ["pool", "queries"])
+def test_several_query_blocks_and_all_of_the_pool(
+    split, monkeypatch, threads_on_small_pools
+):
     monkeypatch.setattr(_neighbors_search, "_MAX_QUERY_BLOCK", 7)
+    if split == "queries":  # threads take query blocks, not pool segments
+        monkeypatch.setattr(_neighbors_search, "_MIN_QUERIES_PER_THREAD", 2)
     rng = np.random.default_rng(4)
-    queries, pool = _integer_data(rng, 30, 60, 2)
-    for k in (3, 60):
-        dist, ind = kneighbors_l2(queries, pool, k, n_jobs=2)
+    queries, pool = _integer_data(rng, 30, 600, 2)
+    for k in (3, 600):
+        dist, ind = kneighbors_l2(queries, pool, k, n_jobs=2, memory_limit_mb=0.1)
         ref_dist, ref_ind = _brute_force(queries, pool, k)
         assert_array_equal(ind, ref_ind)
         assert_array_equal(dist, ref_dist)
@@ -118,13 +131,29 @@ def test_far_from_unit_scale_and_far_from_origin(offset, scale):
     assert_allclose(dist, ref_dist, rtol=1e-12)
 
 
-def test_thread_count_does_not_change_the_result():
+def test_thread_count_does_not_change_the_result(monkeypatch, threads_on_small_pools):
+    workers = []
+    executor = _neighbors_search.ThreadPoolExecutor
+
+    def spy(max_workers):
+        workers.append(max_workers)
+        return executor(max_workers)
+
+    monkeypatch.setattr(_neighbors_search, "ThreadPoolExecutor", spy)
     rng = np.random.default_rng(3)
     queries, pool = _integer_data(rng, 30, 5000, 3, high=4)
     one = kneighbors_l2(queries, pool, 40, n_jobs=1)
     many = kneighbors_l2(queries, pool, 40, n_jobs=4, memory_limit_mb=1)
+    assert workers == [4]
     assert_array_equal(one[1], many[1])
     assert_array_equal(one[0], many[0])
+
+
+def test_no_extra_threads_for_a_small_pool(monkeypatch):
+    monkeypatch.setattr(_neighbors_search, "ThreadPoolExecutor", None)  # unused
+    rng = np.random.default_rng(3)
+    queries, pool = _integer_data(rng, 30, 5000, 3, high=4)
+    kneighbors_l2(queries, pool, 40, n_jobs=4, memory_limit_mb=1)
 
 
 def test_tiny_memory_limit_forces_many_chunks(monkeypatch):
