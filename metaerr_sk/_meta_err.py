@@ -457,19 +457,30 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def predict_error_proba(self, X):
+    def predict_error_proba(self, X, *, proba=None):
         """Probability that the base's prediction on each sample is wrong.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
 
+        proba : array-like of shape (n_samples, n_classes), default=None
+            Class probabilities on ``X`` to judge instead of the fitted base's,
+            columns in ``classes_`` order: for instance those of a base refitted
+            on more data (self-training) or computed elsewhere (a GPU batch
+            job). ``None`` asks the fitted base.
+
         Returns
         -------
         p_error : ndarray of shape (n_samples,)
         """
         X = self._validate_predict_data(X)
-        proba = self.estimator_.predict_proba(X)
+        if proba is None:
+            proba = self.estimator_.predict_proba(X)
+        else:
+            proba = check_precomputed_proba(
+                proba, _num_samples(X), self.classes_.size, name="proba"
+            )
         return self._error_proba(X, proba)
 
     def _error_proba(self, X, proba):

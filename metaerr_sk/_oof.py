@@ -75,22 +75,22 @@ def error_target(proba, y, classes):
     return classes[np.argmax(proba, axis=1)] != np.asarray(y)
 
 
-def check_precomputed_proba(proba, n_samples, n_classes):
-    """Validate user-supplied out-of-fold probabilities."""
+def check_precomputed_proba(proba, n_samples, n_classes, *, name="oof_proba"):
+    """Validate user-supplied probabilities (``name`` is the argument's name)."""
     proba = np.asarray(proba, dtype=float)
     if proba.shape != (n_samples, n_classes):
         raise ValueError(
-            f"oof_proba must have shape (n_samples, n_classes) = ({n_samples}, "
+            f"{name} must have shape (n_samples, n_classes) = ({n_samples}, "
             f"{n_classes}), got {proba.shape}. Columns follow the sorted class "
             "labels of y."
         )
     if not np.all(np.isfinite(proba)) or np.any(proba < 0):
-        raise ValueError("oof_proba must hold finite, non-negative probabilities.")
+        raise ValueError(f"{name} must hold finite, non-negative probabilities.")
     row_sums = proba.sum(axis=1)
     if not np.allclose(row_sums, 1.0, atol=1e-4):
         worst = np.argmax(np.abs(row_sums - 1.0))
         raise ValueError(
-            "Each row of oof_proba must sum to one; row "
+            f"Each row of {name} must sum to one; row "
             f"{worst} sums to {row_sums[worst]:.6g}. Pass probabilities, not "
             "scores or logits (apply a softmax first)."
         )

@@ -416,7 +416,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             )
             X_unl = _safe_indexing(X, unlabelled)
             proba = self._align_proba(base, base.predict_proba(X_unl))
-            p_error = meta._error_proba(X_unl, proba)
+            p_error = meta.predict_error_proba(X_unl, proba=proba)
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
                 1.0 - p_error,

@@ -82,7 +82,7 @@ def evaluate_error_detection(
         scores[name] = error_detection_report(correct, confidence)
 
     scores[_label(first)] = error_detection_report(
-        correct, -model._error_proba(model._validate_predict_data(X_test), proba)
+        correct, -model.predict_error_proba(X_test, proba=proba)
     )
     for meta_learner in rest:
         other = clone(model).set_params(meta_learner=meta_learner)
@@ -91,7 +91,7 @@ def evaluate_error_detection(
         else:
             other.fit(X_train, y_train)
         scores[_label(meta_learner)] = error_detection_report(
-            correct, -other.predict_error_proba(X_test)
+            correct, -other.predict_error_proba(X_test, proba=proba)
         )
     return {
         "accuracy": float(correct.mean()),

@@ -41,6 +41,9 @@ def test_bench_error_prediction_smoke(tmp_path, data_dir):
         for row in methods.values():
             assert set(row) == METRICS
             assert 0.0 <= row["auroc_f"]["mean"] <= 1.0
+    # the CNN cell also scores Trust Score in the network's penultimate space
+    assert "trust_score_emb" in payload["summary"]["mnist/cnn"]
+    assert "trust_score_emb" not in payload["summary"]["digits/logistic_pixels"]
     assert len(payload["targets"]) == 3
     assert {r["cell"] for r in payload["paired"]} == set(payload["cells"])
     md = (tmp_path / "error_prediction_smoke.md").read_text()

@@ -83,6 +83,38 @@ def test_binary(small_data):
     assert clf.predict_error_proba(X).shape == (X.shape[0],)
 
 
+def test_error_proba_of_given_probabilities(small_data):
+    X, y = small_data
+    clf = _fitted(X, y)
+    own = clf.predict_proba(X)
+    np.testing.assert_allclose(
+        clf.predict_error_proba(X, proba=own), clf.predict_error_proba(X)
+    )
+    # Another model's probabilities are judged, not the fitted base's: a
+    # confident wrong-class vector must look riskier than the base's own.
+    other = np.roll(own, 1, axis=1)
+    assert not np.allclose(
+        clf.predict_error_proba(X, proba=other), clf.predict_error_proba(X)
+    )
+
+
+@pytest.mark.parametrize(
+    "proba, match",
+    [
+        (np.full((5, 3), 1 / 3), r"proba must have shape .*\(240, 3\)"),
+        (np.full((240, 2), 0.5), r"proba must have shape"),
+        (np.full((240, 3), 0.5), r"Each row of proba must sum to one"),
+        (np.full((240, 3), np.nan), r"proba must hold finite"),
+    ],
+    ids=["rows", "columns", "not-normalised", "nan"],
+)
+def test_error_proba_rejects_bad_probabilities(small_data, proba, match):
+    X, y = small_data
+    clf = _fitted(X, y)
+    with pytest.raises(ValueError, match=match):
+        clf.predict_error_proba(X, proba=proba)
+
+
 def test_oof_targets_are_out_of_fold(small_data):
     X, y = small_data
     clf = _fitted(X, y, cv=4)
