@@ -1,7 +1,7 @@
 """Data-centric debugging: retrain a classifier on pool samples near its failures.
 
 :class:`DataCentricDebugger` is the estimator shell over the pure selection core
-:func:`metaerr_sk._neighbors_search.select_neighbors`. The error sample is either a
+:func:`metaerr_sk._selection.select_neighbors`. The error sample is either a
 small set of labelled failures, or the deployment samples that a
 :class:`~metaerr_sk.MetaErrClassifier` flags as likely failures - which closes the
 loop from predicting errors to repairing them without labelling deployment data.
@@ -30,7 +30,8 @@ from sklearn.utils.validation import (
 )
 
 from ._meta_err import MetaErrClassifier
-from ._neighbors_search import kneighbors_l2, select_neighbors
+from ._neighbors_search import kneighbors_l2
+from ._selection import select_neighbors
 
 __all__ = ["DataCentricDebugger"]
 
@@ -183,7 +184,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     See Also
     --------
     MetaErrClassifier : Predicts where a classifier fails.
-    metaerr_sk._neighbors_search.select_neighbors : The selection core.
+    metaerr_sk._selection.select_neighbors : The selection core.
 
     Notes
     -----

@@ -17,7 +17,8 @@ from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier
 from metaerr_sk._debugging import DataCentricDebugger
-from metaerr_sk._neighbors_search import kneighbors_l2, select_neighbors
+from metaerr_sk._neighbors_search import kneighbors_l2
+from metaerr_sk._selection import select_neighbors
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # MetaErr on the toy problem sees no out-of-fold error and says so; expected here.

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from metaerr_sk import _neighbors_search
-from metaerr_sk._neighbors_search import kneighbors_l2, select_neighbors
+from metaerr_sk import _neighbors_search, _selection
+from metaerr_sk._neighbors_search import kneighbors_l2
+from metaerr_sk._selection import select_neighbors
 
 
 def _brute_force(queries, pool, k):
@@ -319,8 +320,10 @@ def test_faiss_backend_with_a_stand_in_module(monkeypatch):
 
 
 def test_docstring_examples():
-    result = doctest.testmod(_neighbors_search)
-    assert result.attempted >= 4 and result.failed == 0
+    search = doctest.testmod(_neighbors_search)
+    selection = doctest.testmod(_selection)
+    assert search.attempted >= 2 and search.failed == 0
+    assert selection.attempted >= 3 and selection.failed == 0
 
 
 # ------------------------------------------------------------------- bad inputs
