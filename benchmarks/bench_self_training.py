@@ -332,37 +332,47 @@ def plot(runs, path):
         m for m in ("metaerr", *SKLEARN, "fixmatch_0.95") if m in runs[0]["iterations"]
     ]
     has_acc = all("accuracy" in r["iterations"]["metaerr"][0] for r in runs)
-    n_rows = 2 if has_acc else 1
+    keys = ["accuracy", "pseudo_precision"] if has_acc else ["pseudo_precision"]
+    # Cells four to a row of panels; each cell gets one panel per key, stacked.
+    n_cols = min(4, len(cells))
+    n_blocks = -(-len(cells) // n_cols)
     fig, axes = plt.subplots(
-        n_rows, len(cells), figsize=(4 * len(cells), 3.3 * n_rows), squeeze=False
+        n_blocks * len(keys),
+        n_cols,
+        figsize=(4 * n_cols, 3.0 * n_blocks * len(keys)),
+        squeeze=False,
     )
+    for ax in axes.flat:
+        ax.axis("off")
     for j, cell in enumerate(cells):
         cell_runs = [r for r in runs if r["cell"] == cell]
-        for method in methods:
-            keys = ["pseudo_precision"] + (["accuracy"] if has_acc else [])
-            for i, key in enumerate(keys[::-1] if has_acc else keys):
+        block, col = divmod(j, n_cols)
+        for i, key in enumerate(keys):
+            ax = axes[block * len(keys) + i, col]
+            ax.axis("on")
+            for method in methods:
                 curves = [
                     [row[key] for row in r["iterations"][method]] for r in cell_runs
                 ]
                 length = max(len(c) for c in curves)
                 padded = np.array([c + [c[-1]] * (length - len(c)) for c in curves])
-                mean = np.nanmean(padded, axis=0)
-                ax = axes[i, j]
                 style = "-o" if method == "metaerr" else "--"
                 ax.plot(
                     np.arange(1, length + 1),
-                    mean,
+                    np.nanmean(padded, axis=0),
                     style,
                     label=method,
                     lw=2 if method == "metaerr" else 1,
                     ms=3,
                 )
-                ax.set_title(cell, fontsize=9)
-                ax.set_xlabel("iteration")
-                ax.set_ylabel(key.replace("_", " "))
-        if has_acc:
-            sup = np.mean([r["scores"]["supervised"]["accuracy"] for r in cell_runs])
-            axes[0, j].axhline(sup, color="grey", lw=1, label="supervised")
+            if key == "accuracy":
+                sup = np.mean(
+                    [r["scores"]["supervised"]["accuracy"] for r in cell_runs]
+                )
+                ax.axhline(sup, color="grey", lw=1, label="supervised")
+            ax.set_title(cell, fontsize=9)
+            ax.set_xlabel("iteration")
+            ax.set_ylabel(key.replace("_", " "))
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("Self-training: mean over seeds (precision is cumulative)")
     fig.tight_layout()
@@ -475,7 +485,7 @@ def main(argv=None):
                 m,
                 args.data_dir,
                 args.device,
-                not args.no_curves and d == "digits",
+                not args.no_curves,
                 args.metaerr_params,
                 args.pool,
             )
