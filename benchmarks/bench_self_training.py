@@ -65,7 +65,11 @@ warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", message=".*lbfgs failed to converge")
 
 
-def make_base():
+def make_base(scale=True):
+    """Standardised logistic regression; ``scale=False`` for inputs already
+    standardised on the whole pool (``--scale-on-pool``)."""
+    if not scale:
+        return LogisticRegression(max_iter=1000)
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
@@ -142,11 +146,11 @@ def semi_labels(y_pool, per_class, seed):
 # ---------------------------------------------------------------- methods
 
 
-def fixmatch_once(X, y_semi, threshold=0.95):
+def fixmatch_once(X, y_semi, base, threshold=0.95):
     """One round: fit on the labels, add pool samples at confidence >= 0.95,
     refit. Returns the model and a SelfTraining-like ``labeled_iter_``."""
     has = y_semi != -1
-    first = clone(make_base()).fit(X[has], y_semi[has])
+    first = clone(base).fit(X[has], y_semi[has])
     proba = first.predict_proba(X[~has])
     take = proba.max(axis=1) >= threshold
     transduction = y_semi.copy()
@@ -155,7 +159,7 @@ def fixmatch_once(X, y_semi, threshold=0.95):
     labeled_iter = np.where(has, 0, -1)
     labeled_iter[idx] = 1
     keep = labeled_iter >= 0
-    model = clone(make_base()).fit(X[keep], transduction[keep])
+    model = clone(base).fit(X[keep], transduction[keep])
     return model, transduction, labeled_iter
 
 
@@ -170,12 +174,12 @@ def per_iteration(transduction, labeled_iter, y_pool, n_iter):
     return rows
 
 
-def iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter):
+def iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter, base):
     """Test accuracy of the base refit on what was labelled after each iteration."""
     out = []
     for it in range(1, n_iter + 1):
         keep = (labeled_iter >= 0) & (labeled_iter <= it)
-        model = clone(make_base()).fit(X[keep], transduction[keep])
+        model = clone(base).fit(X[keep], transduction[keep])
         out.append(float(model.score(X_test, y_test)))
     return out
 
@@ -183,29 +187,46 @@ def iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter):
 METHODS = ("supervised", *SKLEARN, "fixmatch_0.95", "metaerr")
 
 
-def run_method(name, per_class, seed, method, data_dir, device, curves, params, pool):
+def run_method(
+    name,
+    per_class,
+    seed,
+    method,
+    data_dir,
+    device,
+    curves,
+    params,
+    pool,
+    scale_on_pool=False,
+):
     """One method on one (dataset, budget, seed): scores and per-iteration rows."""
     start = time.perf_counter()
     X, y_pool, X_test, y_test = load(name, seed, data_dir, device, pool)
+    if scale_on_pool:
+        # Transductive preprocessing, the same for every method: the scaler
+        # sees every pool input (no label), not just the labelled ones.
+        scaler = StandardScaler().fit(X)
+        X, X_test = scaler.transform(X), scaler.transform(X_test)
+    base = make_base(scale=not scale_on_pool)
     y_semi = semi_labels(y_pool, per_class, seed)
     has = y_semi != -1
     out = {"method": method, "iterations": []}
     if method == "supervised":
-        model = clone(make_base()).fit(X[has], y_semi[has])
+        model = clone(base).fit(X[has], y_semi[has])
         transduction, labeled_iter, n_iter = y_semi, np.where(has, 0, -1), 0
     elif method == "fixmatch_0.95":
-        model, transduction, labeled_iter = fixmatch_once(X, y_semi)
+        model, transduction, labeled_iter = fixmatch_once(X, y_semi, base)
         n_iter = 1
     elif method == "metaerr":
-        model = SelfTrainingWithMetaErr(make_base(), random_state=seed, **params)
+        model = SelfTrainingWithMetaErr(clone(base), random_state=seed, **params)
         model.fit(X, y_semi)
         out["history"] = model.history_
         out["termination"] = model.termination_condition_
     elif method == "sklearn_k_best":
-        model = SelfTrainingClassifier(make_base(), criterion="k_best", k_best=10)
+        model = SelfTrainingClassifier(clone(base), criterion="k_best", k_best=10)
         model.fit(X, y_semi)
     else:
-        model = SelfTrainingClassifier(make_base(), threshold=float(method[8:]))
+        model = SelfTrainingClassifier(clone(base), threshold=float(method[8:]))
         model.fit(X, y_semi)
     if hasattr(model, "transduction_"):
         transduction, labeled_iter = model.transduction_, model.labeled_iter_
@@ -221,7 +242,9 @@ def run_method(name, per_class, seed, method, data_dir, device, curves, params, 
     }
     out["iterations"] = per_iteration(transduction, labeled_iter, y_pool, n_iter)
     if curves and n_iter:
-        accs = iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter)
+        accs = iteration_accuracy(
+            X, transduction, labeled_iter, X_test, y_test, n_iter, base
+        )
         for row, acc in zip(out["iterations"], accs, strict=True):
             row["accuracy"] = acc
     out["seconds"] = time.perf_counter() - start
@@ -390,7 +413,13 @@ def write_markdown(path, payload):
         "",
         f"This run: pool size {payload['pool']} for MNIST, Fashion-MNIST and "
         f"CIFAR-10 (digits: its 50 % split); SelfTrainingWithMetaErr parameters "
-        f"{payload['metaerr_params'] or 'defaults'}.",
+        f"{payload['metaerr_params'] or 'defaults'}"
+        + (
+            "; inputs standardised on the whole pool (--scale-on-pool), the base "
+            "without its own scaler."
+            if payload.get("scale_on_pool")
+            else "."
+        ),
         "",
         f"Seeds: {payload['seeds']} (mean ± standard deviation). "
         f"Run time: {payload['seconds']:.0f} s on {payload['environment']['cpus']} "
@@ -455,6 +484,12 @@ def main(argv=None):
         default=POOL,
         help="training pool size for MNIST, Fashion-MNIST and CIFAR-10",
     )
+    parser.add_argument(
+        "--scale-on-pool",
+        action="store_true",
+        help="standardise with a scaler fitted on every pool input (no labels), "
+        "for every method, instead of inside the base on the labelled rows only",
+    )
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -488,6 +523,7 @@ def main(argv=None):
                 not args.no_curves,
                 args.metaerr_params,
                 args.pool,
+                args.scale_on_pool,
             )
             for d, b, s, m in tasks
         )
@@ -503,6 +539,7 @@ def main(argv=None):
         "n_jobs": args.n_jobs,
         "metaerr_params": args.metaerr_params,
         "pool": args.pool,
+        "scale_on_pool": args.scale_on_pool,
         "environment": {
             "python": platform.python_version(),
             "sklearn": sklearn.__version__,

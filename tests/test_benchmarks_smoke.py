@@ -59,3 +59,11 @@ def test_bench_self_training_smoke(tmp_path):
     written = sorted(p.name for p in tmp_path.iterdir())
     assert any(name.endswith(".json") for name in written), written
     assert any(name.endswith(".png") for name in written), written
+
+
+def test_bench_self_training_scale_on_pool_smoke(tmp_path):
+    run_script("bench_self_training.py", "--scale-on-pool", "--out", str(tmp_path))
+    payload = json.loads((tmp_path / "self_training_smoke.json").read_text())
+    assert payload["scale_on_pool"] is True
+    md = (tmp_path / "self_training_smoke.md").read_text()
+    assert "standardised on the whole pool (--scale-on-pool)" in md
