@@ -1,24 +1,15 @@
 """Penultimate-layer features of the pretrained CIFAR ResNet as a transformer."""
 
-from numbers import Integral
-from os import PathLike
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 
-import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
-from sklearn.utils._param_validation import Interval, Options
-from sklearn.utils.validation import check_is_fitted
-
-from ._resnet import _CHECKPOINTS, as_image_batch, batched_apply, load_cifar_resnet
+from ._resnet import _PretrainedResNetBase
 
 __all__ = ["ResNetEmbedding"]
 
 
-class ResNetEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class ResNetEmbedding(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, _PretrainedResNetBase
+):
     """64-d image embeddings from the pretrained CIFAR-10 ResNet.
 
     A fixed feature extractor: ``fit`` loads the checkpoint (no training, no
@@ -71,22 +62,7 @@ class ResNetEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     array(['resnetembedding0', 'resnetembedding1'], dtype=object)
     """
 
-    _parameter_constraints: dict = {
-        "depth": [Options(Integral, set(_CHECKPOINTS))],
-        "data_dir": [str, PathLike, None],
-        "device": [str, torch.device],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
-    }
-
-    def __init__(
-        self, depth=20, *, data_dir=None, device="cpu", batch_size=256, verbose=False
-    ):
-        self.depth = depth
-        self.data_dir = data_dir
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
+    _allow_grey = True
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
@@ -104,9 +80,7 @@ class ResNetEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : ResNetEmbedding
             The transformer with its network loaded.
         """
-        if X is not None:
-            as_image_batch(X, allow_grey=True)
-        self.module_ = load_cifar_resnet(self.depth, self.data_dir, device=self.device)
+        self._load_network(X)
         self._n_features_out = 64
         return self
 
@@ -122,21 +96,6 @@ class ResNetEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         X_emb : ndarray of shape (n_samples, 64), dtype float32
         """
-        check_is_fitted(self)
-        X = as_image_batch(X, allow_grey=True)
-        return batched_apply(
-            self.module_.features,
-            X,
-            batch_size=self.batch_size,
-            device=next(self.module_.parameters()).device,
-            verbose=self.verbose,
-            desc=f"ResNet-{self.depth} embedding",
+        return self._apply(
+            self.module_.features, X, desc=f"ResNet-{self.depth} embedding"
         )
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # images, not a 2-d feature matrix: the generic estimator checks do
-        # not apply
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags

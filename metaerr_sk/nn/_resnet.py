@@ -255,7 +255,58 @@ def batched_apply(fn, X, *, batch_size, device, verbose, desc):
     return np.concatenate(outputs)
 
 
-class PretrainedCifarResNet(ClassifierMixin, BaseEstimator):
+class _PretrainedResNetBase(BaseEstimator):
+    """Parameters, weight loading and batched inference shared by the estimators
+    around a pretrained CIFAR ResNet (the classifier and the embedding)."""
+
+    # whether grey images (n, H, W), H and W at most 32, are accepted
+    _allow_grey = False
+
+    _parameter_constraints: dict = {
+        "depth": [Options(Integral, set(_CHECKPOINTS))],
+        "data_dir": [str, PathLike, None],
+        "device": [str, torch.device],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self, depth=20, *, data_dir=None, device="cpu", batch_size=256, verbose=False
+    ):
+        self.depth = depth
+        self.data_dir = data_dir
+        self.device = device
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _load_network(self, X):
+        """Check ``X``'s shape when given, and load the pretrained weights."""
+        if X is not None:
+            as_image_batch(X, allow_grey=self._allow_grey)
+        self.module_ = load_cifar_resnet(self.depth, self.data_dir, device=self.device)
+
+    def _apply(self, network, X, desc):
+        """``network`` (the module or a part of it) on ``X``, batch by batch."""
+        check_is_fitted(self)
+        return batched_apply(
+            network,
+            as_image_batch(X, allow_grey=self._allow_grey),
+            batch_size=self.batch_size,
+            device=next(self.module_.parameters()).device,
+            verbose=self.verbose,
+            desc=desc,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # images, not a 2-d feature matrix: the generic estimator checks do
+        # not apply
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+class PretrainedCifarResNet(ClassifierMixin, _PretrainedResNetBase):
     """The pretrained CIFAR-10 ResNet as a scikit-learn classifier.
 
     ``fit`` trains nothing: it loads the checkpoint and sets ``classes_`` to
@@ -310,23 +361,6 @@ class PretrainedCifarResNet(ClassifierMixin, BaseEstimator):
     0.81...
     """
 
-    _parameter_constraints: dict = {
-        "depth": [Options(Integral, set(_CHECKPOINTS))],
-        "data_dir": [str, PathLike, None],
-        "device": [str, torch.device],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
-    }
-
-    def __init__(
-        self, depth=20, *, data_dir=None, device="cpu", batch_size=256, verbose=False
-    ):
-        self.depth = depth
-        self.data_dir = data_dir
-        self.device = device
-        self.batch_size = batch_size
-        self.verbose = verbose
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Load the pretrained weights; nothing is trained.
@@ -343,9 +377,7 @@ class PretrainedCifarResNet(ClassifierMixin, BaseEstimator):
         self : PretrainedCifarResNet
             The estimator with its network loaded.
         """
-        if X is not None:
-            as_image_batch(X, allow_grey=False)
-        self.module_ = load_cifar_resnet(self.depth, self.data_dir, device=self.device)
+        self._load_network(X)
         self.classes_ = np.arange(10)
         return self
 
@@ -361,16 +393,7 @@ class PretrainedCifarResNet(ClassifierMixin, BaseEstimator):
         -------
         logits : ndarray of shape (n_samples, 10), dtype float32
         """
-        check_is_fitted(self)
-        X = as_image_batch(X, allow_grey=False)
-        return batched_apply(
-            self.module_,
-            X,
-            batch_size=self.batch_size,
-            device=next(self.module_.parameters()).device,
-            verbose=self.verbose,
-            desc=f"ResNet-{self.depth}",
-        )
+        return self._apply(self.module_, X, desc=f"ResNet-{self.depth}")
 
     def predict_proba(self, X):
         """Softmax class probabilities.
@@ -403,11 +426,3 @@ class PretrainedCifarResNet(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,), dtype int64
         """
         return self.classes_[self.decision_function(X).argmax(axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # images, not a 2-d feature matrix: the generic estimator checks do
-        # not apply
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
