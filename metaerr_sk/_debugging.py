@@ -75,6 +75,57 @@ def _concat(parts):
     return np.concatenate([np.asarray(p) for p in parts])
 
 
+def flagged_labels(neighbor_labels, wrong, proba=None, proba_classes=None):
+    """Most likely true label of samples whose predicted label is flagged wrong.
+
+    A class ``c`` scores ``q(c) * (n(c) + 1)``: ``q`` is the base's probability
+    renormalised over the classes other than its (flagged) prediction - the
+    base's own guess of where the label goes if not there - and ``n(c)`` counts
+    the weak label ``c`` among the sample's nearest pool samples, ``+ 1`` so
+    that a class no neighbour carries keeps its prior. Without probabilities,
+    or where the base gives the other classes none, ``q`` is uniform over them
+    (a vote with the prediction left out); a weak label the base has no
+    probability for gets none. A sample whose only candidate is its prediction
+    keeps it.
+
+    Parameters
+    ----------
+    neighbor_labels : ndarray of shape (n_samples, n_neighbors)
+        Weak labels of each sample's nearest pool samples.
+
+    wrong : ndarray of shape (n_samples,)
+        The base's predictions, flagged as wrong.
+
+    proba : ndarray of shape (n_samples, n_proba_classes), default=None
+        The base's class probabilities for the samples.
+
+    proba_classes : ndarray of shape (n_proba_classes,), default=None
+        The classes of ``proba``'s columns.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,)
+        One of the weak labels per sample; ties go to the smallest label.
+    """
+    labels, codes = np.unique(neighbor_labels, return_inverse=True)
+    codes = codes.reshape(neighbor_labels.shape)
+    rows = np.arange(codes.shape[0])
+    counts = np.zeros((codes.shape[0], labels.size))
+    np.add.at(counts, (rows[:, None], codes), 1)
+    prior = np.zeros_like(counts)
+    if proba is not None:
+        present = np.isin(labels, proba_classes)
+        prior[:, present] = proba[:, np.searchsorted(proba_classes, labels[present])]
+    is_wrong = labels[None, :] == np.asarray(wrong)[:, None]
+    prior[is_wrong] = 0.0
+    none = prior.sum(axis=1) == 0
+    prior[none] = ~is_wrong[none]  # uniform over the other classes
+    scores = prior * (counts + 1.0)
+    out = labels[scores.argmax(axis=1)]
+    # only the prediction among the candidates: keep it
+    return np.where(scores.max(axis=1) > 0, out, wrong)
+
+
 class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Retrain a classifier on its training data plus pool samples near its failures.
 
@@ -118,9 +169,11 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Only select pool samples whose weak label equals the label of the error
         sample that retrieves them. With ``error_source="metaerr"`` the flagged
         samples have no label (the base's prediction is the one MetaErr says is
-        wrong), so each gets the majority weak label of its ``n_neighbors``
-        nearest pool samples, the base's predicted label left out of the vote
-        (``error_labels_``) - an estimate from noisy labels, not a true label.
+        wrong), so each gets an estimate (``error_labels_``, from
+        ``flagged_labels``): the base's runner-up classes weighted by how
+        often each is the weak label of the sample's ``n_neighbors`` nearest
+        pool samples - an estimate from the base and noisy labels, not a true
+        label.
 
     strategy : {"nearest", "random"}, default="nearest"
         ``"nearest"``: nearest-neighbour selection. ``"random"``: the same
@@ -169,7 +222,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         form the error sample.
 
     error_labels_ : ndarray of shape (n_errors,)
-        Voted labels of the flagged samples (``error_source="metaerr"`` with
+        Estimated labels of the flagged samples (``error_source="metaerr"`` with
         ``label_filter=True`` only).
 
     selected_ : ndarray of shape (n_selected,)
@@ -314,8 +367,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.embedding_ = (
             None if self.embedding is None else clone(self.embedding).fit(X, y)
         )
-        X_err, y_err, y_wrong = self._error_sample(X, y, X_error, y_error, X_deploy)
-        self.selected_ = self._select(X, X_err, y_err, y_wrong, X_pool, y_pool, rng)
+        X_err, y_err, base_guess = self._error_sample(X, y, X_error, y_error, X_deploy)
+        self.selected_ = self._select(X, X_err, y_err, base_guess, X_pool, y_pool, rng)
 
         parts_X, parts_y = (
             [X, _take(X_pool, self.selected_)],
@@ -334,7 +387,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _error_sample(self, X, y, X_error, y_error, X_deploy):
-        """The error sample's inputs and labels (None when unlabelled)."""
+        """The error sample's inputs, labels (None when unlabelled) and, for flagged
+        samples, the base's ``(predictions, probabilities)`` there."""
         if self.error_source == "labels":
             if X_error is None or y_error is None:
                 raise ValueError(
@@ -391,8 +445,12 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         self.error_indices_ = flagged
         X_flagged = _take(X_deploy, flagged)
-        # the base's predictions there: the labels MetaErr says are wrong
-        return X_flagged, None, self.meta_estimator_.predict(X_flagged)
+        # the base's predictions there (the labels MetaErr says are wrong) and
+        # its probabilities, the prior of the label vote
+        meta = self.meta_estimator_
+        has_proba = hasattr(meta, "predict_proba")
+        proba = meta.predict_proba(X_flagged) if has_proba else None
+        return X_flagged, None, (meta.predict(X_flagged), proba)
 
     def _embed(self, X, name, width):
         Z = X if self.embedding_ is None else self.embedding_.transform(X)
@@ -411,7 +469,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         return Z
 
-    def _select(self, X, X_err, y_err, y_wrong, X_pool, y_pool, rng):
+    def _select(self, X, X_err, y_err, base_guess, X_pool, y_pool, rng):
         Z_pool = self._embed(X_pool, "X_pool", None)
         width = getattr(self, "n_features_in_", None)
         if self.embedding_ is None and width is not None and Z_pool.shape[1] != width:
@@ -444,7 +502,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return np.sort(rng.choice(n_pool, size=n, replace=False))
 
         if y_err is None and self.label_filter:
-            y_err = self._vote_labels(Z_err, Z_pool, y_pool, y_wrong)
+            y_err = self._vote_labels(Z_err, Z_pool, y_pool, base_guess)
         return select_neighbors(
             Z_err,
             Z_pool,
@@ -457,29 +515,16 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             n_jobs=self.n_jobs,
         )
 
-    def _vote_labels(self, Z_err, Z_pool, y_pool, y_wrong):
-        """Majority weak label of each flagged sample's nearest pool samples.
-
-        The base's prediction is left out of the vote (MetaErr flags it as
-        wrong); a sample whose neighbours all carry it keeps it.
-        """
+    def _vote_labels(self, Z_err, Z_pool, y_pool, base_guess):
+        """Estimated true labels of the flagged samples (see ``flagged_labels``)."""
         k = min(self.n_neighbors, Z_pool.shape[0])
         _, ind = kneighbors_l2(
             Z_err, Z_pool, k, memory_limit_mb=self.memory_limit_mb, n_jobs=self.n_jobs
         )
-        labels, codes = np.unique(y_pool, return_inverse=True)
-        votes = codes[ind]  # (n_errors, k)
-        counts = np.zeros((votes.shape[0], labels.size), dtype=int)
-        np.add.at(counts, (np.arange(votes.shape[0])[:, None], votes), 1)
-        wrong = np.searchsorted(labels, y_wrong)
-        known = (wrong < labels.size) & (
-            labels[np.minimum(wrong, labels.size - 1)] == y_wrong
+        wrong, proba = base_guess
+        self.error_labels_ = flagged_labels(
+            y_pool[ind], wrong, proba, getattr(self.meta_estimator_, "classes_", None)
         )
-        rows = np.flatnonzero(known)
-        left_out = counts.copy()
-        left_out[rows, wrong[rows]] = 0
-        counts = np.where(left_out.sum(axis=1, keepdims=True) > 0, left_out, counts)
-        self.error_labels_ = labels[counts.argmax(axis=1)]  # ties: lowest label
         return self.error_labels_
 
     # ------------------------------------------------------------ prediction

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier
-from metaerr_sk._debugging import DataCentricDebugger
+from metaerr_sk._debugging import DataCentricDebugger, flagged_labels
 from metaerr_sk._neighbors_search import kneighbors_l2
 from metaerr_sk._selection import select_neighbors
 
@@ -170,6 +170,38 @@ def test_metaerr_source_default_flags_with_predict_error(gap):
     np.testing.assert_array_equal(dcd.error_indices_, np.flatnonzero(flags))
 
 
+@pytest.mark.parametrize(
+    "neighbors, wrong, proba, expected",
+    [
+        # the base's runner-up prior breaks an even vote ...
+        ([[0, 0, 1, 2]], [0], [[0.6, 0.1, 0.3]], [2]),
+        # ... and a clear majority of weak labels overrides the prior
+        ([[1, 1, 1, 1, 1, 1, 1, 2]], [0], [[0.6, 0.1, 0.3]], [1]),
+        # without probabilities: a vote with the prediction left out
+        ([[0, 0, 0, 1]], [0], None, [1]),
+        # a base certain of its prediction: the same vote
+        ([[0, 0, 2, 1, 1]], [0], [[1.0, 0.0, 0.0]], [1]),
+        # only the prediction among the weak labels: kept
+        ([[0, 0, 0]], [0], [[0.6, 0.1, 0.3]], [0]),
+        # a row per sample
+        ([[2, 2, 1], [0, 0, 1]], [0, 2], [[0.5, 0.4, 0.1], [0.2, 0.1, 0.7]], [1, 0]),
+    ],
+)
+def test_flagged_labels_combines_runner_up_and_vote(neighbors, wrong, proba, expected):
+    proba_classes = None if proba is None else np.array([0, 1, 2])
+    proba = None if proba is None else np.array(proba)
+    labels = flagged_labels(np.array(neighbors), np.array(wrong), proba, proba_classes)
+    np.testing.assert_array_equal(labels, expected)
+
+
+def test_flagged_labels_string_labels_and_unseen_classes():
+    # "c" is a weak label the base never saw: no prior, so "b" wins on its prior
+    neighbors = np.array([["c", "c", "c", "b"]])
+    proba = np.array([[0.9, 0.1]])
+    labels = flagged_labels(neighbors, np.array(["a"]), proba, np.array(["a", "b"]))
+    np.testing.assert_array_equal(labels, ["b"])
+
+
 def test_metaerr_label_filter_votes_weak_labels(gap):
     X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
     X_deploy = np.vstack([X[:40], X_held[:40]])
@@ -186,13 +218,9 @@ def test_metaerr_label_filter_votes_weak_labels(gap):
     flagged = X_deploy[dcd.error_indices_]
     _, ind = kneighbors_l2(flagged, X_pool, 9)
     wrong = dcd.meta_estimator_.predict(flagged)
-    # the base's (flagged as wrong) prediction is left out of the vote
-    expected = [
-        1 - w if np.any(row != w) else w
-        for row, w in zip(y_pool[ind], wrong, strict=True)
-    ]
-    np.testing.assert_array_equal(dcd.error_labels_, expected)
-    # the vote recovers most true labels of the flagged samples despite the noise
+    # two classes: the base's (flagged as wrong) prediction is never the estimate
+    np.testing.assert_array_equal(dcd.error_labels_, 1 - wrong)
+    # the estimate recovers most true labels of the flagged samples
     true = np.concatenate([y[:40], y_held[:40]])[dcd.error_indices_]
     assert np.mean(dcd.error_labels_ == true) >= 0.7
     assert set(y_pool[dcd.selected_]) <= set(dcd.error_labels_)
