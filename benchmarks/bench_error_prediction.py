@@ -58,7 +58,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier
-from metaerr_sk._meta_features import build_meta_features
 from metaerr_sk._meta_learners import META_LEARNERS
 from metaerr_sk._reporting import (
     LOWER_IS_BETTER,
@@ -330,19 +329,8 @@ def evaluate(cell, seed, sizes, meta_learners):
     # Other meta-learners on the default model's meta-features: what
     # MetaErrClassifier(meta_learner=m) fits given the same out-of-fold
     # probabilities and neighbour space, without refitting the base.
-    features = tuple(model.features)
-    Z_tr = model.neighbor_space_.transform(X_tr)
-    Z_te = model.neighbor_space_.transform(X_te)
-    meta_tr = build_meta_features(
-        model.oof_proba_,
-        features,
-        neighborhood=model.neighborhood_,
-        Z=Z_tr,
-        exclude_self=True,
-    )
-    meta_te = build_meta_features(
-        proba, features, neighborhood=model.neighborhood_, Z=Z_te
-    )
+    meta_tr = model.meta_features_
+    meta_te = model.meta_features(X_te, proba=proba)
     for m in meta_learners:
         learner = META_LEARNERS[m](seed).fit(meta_tr, model.oof_error_)
         positive = np.flatnonzero(learner.classes_ == 1)[0]
@@ -474,11 +462,24 @@ def plot(curves, path):
     cols = min(3, n)
     rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 4 * rows), squeeze=False)
+    # one colour per score in every panel (MetaErr red), whichever a cell has
+    colors = dict(
+        zip(
+            ("msp", "doctor", "trust_score", EMB_TRUST, DEFAULT),
+            ("C0", "C1", "C2", "C4", "C3"),
+            strict=True,
+        )
+    )
     for ax, (cell, (correct, conf)) in zip(axes.flat, curves.items(), strict=False):
-        for name in ("msp", "doctor", "trust_score", EMB_TRUST, DEFAULT):
+        for name, color in colors.items():
             if name in conf:
                 RiskCoverageDisplay.from_scores(
-                    correct, conf[name], name=name, ax=ax, plot_oracle=name == "msp"
+                    correct,
+                    conf[name],
+                    name=name,
+                    ax=ax,
+                    plot_oracle=name == "msp",
+                    color=color,
                 )
         ax.set_title(cell)
         ax.legend(fontsize=7)

@@ -152,6 +152,11 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     neighborhood_ : NeighborhoodFeatures or None
         Fitted neighbour indexes over the training points.
 
+    meta_features_ : ndarray of shape (n_samples, n_meta_features)
+        The meta-learner's training inputs, built from ``oof_proba_`` (each
+        training point left out of its own neighbourhood); its targets are
+        ``oof_error_``. See :meth:`meta_features` for new data.
+
     See Also
     --------
     SelfTrainingWithMetaErr : Pseudo-labelling that trusts MetaErr.
@@ -288,14 +293,17 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.neighborhood_ = NeighborhoodFeatures(self.n_neighbors).fit(
                 Z, y_index, self.oof_error_, self.classes_.size
             )
-        meta_X = build_meta_features(
+        # each training point is left out of its own neighbourhood
+        self.meta_features_ = build_meta_features(
             self.oof_proba_,
             features,
             neighborhood=self.neighborhood_,
             Z=Z,
             exclude_self=True,
         )
-        self.meta_learner_ = self._fit_meta_learner(meta_X, self.oof_error_)
+        self.meta_learner_ = self._fit_meta_learner(
+            self.meta_features_, self.oof_error_
+        )
         return self
 
     def _check_features(self):
@@ -474,6 +482,33 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         p_error : ndarray of shape (n_samples,)
         """
+        X, proba = self._data_and_proba(X, proba)
+        return self._error_proba(X, proba)
+
+    def meta_features(self, X, *, proba=None):
+        """The meta-learner's input for ``X``: what it judges the base by.
+
+        With ``meta_features_`` and ``oof_error_`` (its training rows and
+        targets), another meta-learner can be fitted and compared without
+        refitting the base; the rows also show why a sample is flagged.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        proba : array-like of shape (n_samples, n_classes), default=None
+            Class probabilities on ``X`` instead of the fitted base's, as in
+            :meth:`predict_error_proba`.
+
+        Returns
+        -------
+        meta_X : ndarray of shape (n_samples, n_meta_features)
+            The groups of ``features`` side by side, as in ``meta_features_``.
+        """
+        X, proba = self._data_and_proba(X, proba)
+        return self._meta_features(X, proba)
+
+    def _data_and_proba(self, X, proba):
         X = self._validate_predict_data(X)
         if proba is None:
             proba = self.estimator_.predict_proba(X)
@@ -481,19 +516,23 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             proba = check_precomputed_proba(
                 proba, _num_samples(X), self.classes_.size, name="proba"
             )
-        return self._error_proba(X, proba)
+        return X, proba
+
+    def _meta_features(self, X, proba):
+        Z = None
+        if self.neighbor_space_ is not None:
+            Z = _to_space(self.neighbor_space_, X)
+        return build_meta_features(
+            proba, tuple(self.features), neighborhood=self.neighborhood_, Z=Z
+        )
 
     def _error_proba(self, X, proba):
         if self.meta_learner_ is None:
             return 1.0 - proba.max(axis=1)
-        Z = None
-        if self.neighbor_space_ is not None:
-            Z = _to_space(self.neighbor_space_, X)
-        meta_X = build_meta_features(
-            proba, tuple(self.features), neighborhood=self.neighborhood_, Z=Z
-        )
         positive = np.flatnonzero(self.meta_learner_.classes_ == 1)[0]
-        return self.meta_learner_.predict_proba(meta_X)[:, positive]
+        return self.meta_learner_.predict_proba(self._meta_features(X, proba))[
+            :, positive
+        ]
 
     def predict_error(self, X):
         """Whether the base's prediction is predicted to be wrong.

@@ -41,8 +41,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._meta_err import DEFAULT_FEATURES, MetaErrClassifier, _to_space
-from ._meta_features import build_meta_features
+from ._meta_err import DEFAULT_FEATURES, MetaErrClassifier
 from ._meta_learners import META_LEARNERS
 from ._oof import check_folds
 
@@ -415,7 +414,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             if oof is None or self.oof_fit == "real+pseudo":
                 oof = self._oof_proba(X, real, pseudo, folds)
                 meta = self._fit_meta(X_real, y_real, oof)
-                oof_auroc, oof_auroc_msp = self._oof_aurocs(meta, X_real, folds)
+                oof_auroc, oof_auroc_msp = self._oof_aurocs(meta, folds)
 
             labelled_now = np.flatnonzero(has_label)
             base = clone(self.estimator).fit(
@@ -513,23 +512,13 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             warnings.filterwarnings("ignore", message=".*out-of-fold errors")
             return meta.fit(X_real, y_real, oof_proba=oof)
 
-    def _oof_aurocs(self, meta, X_real, folds):
+    def _oof_aurocs(self, meta, folds):
         """Out-of-fold AUROC of the meta-model, and of max probability, on the
         real labels: a meta-model with nothing left to learn shows here."""
         correct = ~meta.oof_error_
         if min(correct.sum(), (~correct).sum()) < 2 or meta.meta_learner_ is None:
             return float("nan"), float("nan")
         msp_auroc = float(roc_auc_score(correct, meta.oof_proba_.max(axis=1)))
-        Z = None
-        if meta.neighbor_space_ is not None:
-            Z = _to_space(meta.neighbor_space_, X_real)
-        meta_X = build_meta_features(
-            meta.oof_proba_,
-            tuple(meta.features),
-            neighborhood=meta.neighborhood_,
-            Z=Z,
-            exclude_self=True,
-        )
         learner = clone(meta.meta_learner_)
         splits = [
             (tr, te) for tr, te in folds if 0 < meta.oof_error_[tr].sum() < tr.size
@@ -537,7 +526,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         if len(splits) < len(folds):
             return float("nan"), msp_auroc
         p_error = cross_val_predict(
-            learner, meta_X, meta.oof_error_, cv=splits, method="predict_proba"
+            learner,
+            meta.meta_features_,
+            meta.oof_error_,
+            cv=splits,
+            method="predict_proba",
         )[:, 1]
         return float(roc_auc_score(correct, -p_error)), msp_auroc
 

@@ -44,6 +44,16 @@ def small_data():
     return X, y
 
 
+# every method that takes X after fit
+PREDICT_METHODS = [
+    "predict",
+    "predict_proba",
+    "predict_error_proba",
+    "predict_error",
+    "meta_features",
+]
+
+
 def _fitted(X, y, **params):
     params.setdefault("random_state", 0)
     return MetaErrClassifier(LogisticRegression(max_iter=500), **params).fit(X, y)
@@ -108,11 +118,30 @@ def test_error_proba_of_given_probabilities(small_data):
     ],
     ids=["rows", "columns", "not-normalised", "nan"],
 )
-def test_error_proba_rejects_bad_probabilities(small_data, proba, match):
+@pytest.mark.parametrize("method", ["predict_error_proba", "meta_features"])
+def test_error_proba_rejects_bad_probabilities(small_data, proba, match, method):
     X, y = small_data
     clf = _fitted(X, y)
     with pytest.raises(ValueError, match=match):
-        clf.predict_error_proba(X, proba=proba)
+        getattr(clf, method)(X, proba=proba)
+
+
+def test_meta_features_refit_the_meta_learner(small_data):
+    X, y = small_data
+    clf = _fitted(X, y)
+    assert clf.meta_features_.shape[0] == X.shape[0]
+    # the training rows and targets reproduce the fitted meta-learner ...
+    learner = clone(clf.meta_learner_).fit(clf.meta_features_, clf.oof_error_)
+    positive = np.flatnonzero(learner.classes_ == 1)[0]
+    np.testing.assert_allclose(
+        learner.predict_proba(clf.meta_features(X[:50]))[:, positive],
+        clf.predict_error_proba(X[:50]),
+    )
+    # ... and are out-of-fold: not what the refitted base gives on the same X
+    assert clf.meta_features(X).shape == clf.meta_features_.shape
+    assert not np.allclose(clf.meta_features(X), clf.meta_features_)
+    own = clf.predict_proba(X)
+    np.testing.assert_allclose(clf.meta_features(X, proba=own), clf.meta_features(X))
 
 
 def test_oof_targets_are_out_of_fold(small_data):
@@ -368,9 +397,7 @@ def test_precomputed_proba_with_frozen_base(small_data):
         MetaErrClassifier(base).fit(X, y, oof_proba=np.full((len(X), 3), 1 / 3))
 
 
-@pytest.mark.parametrize(
-    "method", ["predict", "predict_proba", "predict_error_proba", "predict_error"]
-)
+@pytest.mark.parametrize("method", PREDICT_METHODS)
 def test_wrong_number_of_features(small_data, method):
     X, y = small_data
     clf = _fitted(X, y)
@@ -378,9 +405,7 @@ def test_wrong_number_of_features(small_data, method):
         getattr(clf, method)(X[:, :5])
 
 
-@pytest.mark.parametrize(
-    "method", ["predict", "predict_proba", "predict_error_proba", "predict_error"]
-)
+@pytest.mark.parametrize("method", PREDICT_METHODS)
 def test_predict_before_fit(small_data, method):
     X, _ = small_data
     with pytest.raises(NotFittedError):
