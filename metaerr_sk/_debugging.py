@@ -100,7 +100,7 @@ def flagged_labels(neighbor_labels, wrong, proba=None, proba_classes=None):
         The base's class probabilities for the samples.
 
     proba_classes : ndarray of shape (n_proba_classes,), default=None
-        The classes of ``proba``'s columns.
+        The classes of ``proba``'s columns, sorted (as ``classes_`` is).
 
     Returns
     -------

@@ -129,6 +129,10 @@ def build_meta_features(
     exclude_self : bool
         Rows of ``Z`` are the meta-training points (see ``NeighborhoodFeatures``).
     """
+    # float64 whatever the base returns: the log-scale confidence features lose
+    # their top end to float32 rounding of p near 1 (skorch, float32 inputs),
+    # and fit and predict must compute them alike.
+    proba = np.asarray(proba, dtype=np.float64)
     blocks = []
     if "confidence" in features:
         blocks.append(confidence_features(proba))

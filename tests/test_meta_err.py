@@ -126,6 +126,22 @@ def test_error_proba_rejects_bad_probabilities(small_data, proba, match, method)
         getattr(clf, method)(X, proba=proba)
 
 
+def test_float32_base_judged_alike_with_and_without_given_proba(digits_split):
+    # A base on float32 inputs returns float32 probabilities; the meta-features
+    # must not depend on whether they come from the base or from the caller.
+    X_train, X_test, y_train, _ = digits_split
+    X_train, X_test = X_train.astype(np.float32), X_test.astype(np.float32)
+    clf = _fitted(X_train, y_train)
+    proba = clf.predict_proba(X_test)
+    assert proba.dtype == np.float32
+    np.testing.assert_array_equal(
+        clf.meta_features(X_test, proba=proba), clf.meta_features(X_test)
+    )
+    np.testing.assert_array_equal(
+        clf.predict_error_proba(X_test, proba=proba), clf.predict_error_proba(X_test)
+    )
+
+
 def test_meta_features_refit_the_meta_learner(small_data):
     X, y = small_data
     clf = _fitted(X, y)
