@@ -53,9 +53,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier
+from metaerr_sk._data_files import _atomic_savez, _default_cache_dir
 from metaerr_sk._debugging import DataCentricDebugger
 from metaerr_sk._reporting import records_table, summarize_runs, write_markdown
-from metaerr_sk.datasets import _atomic_savez, _default_cache_dir, load_dataset
+from metaerr_sk.datasets import load_dataset
 
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("heldout_acc", "test_acc")

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from metaerr_sk import datasets
+from metaerr_sk import _data_files, datasets
 from metaerr_sk.datasets import (
     CIFAR10_CLASSES,
     SHA256,
@@ -96,7 +96,7 @@ def test_checksum_is_memoised(data_dir, monkeypatch):
     def no_hashing(*args, **kwargs):
         raise AssertionError("sha256 computed again")
 
-    monkeypatch.setattr(datasets.hashlib, "sha256", no_hashing)
+    monkeypatch.setattr(_data_files.hashlib, "sha256", no_hashing)
     X, _ = load_mnist(data_dir, subset="test")
     assert X.shape == (10_000, 28, 28)
 

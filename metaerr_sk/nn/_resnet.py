@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..datasets import _corrupt_error, _resolve_file, get_data_dir
+from .._data_files import _corrupt_error, _resolve_file, get_data_dir
 from ._torch_utils import check_device
 
 __all__ = ["CifarResNet", "PretrainedCifarResNet", "load_cifar_resnet"]
