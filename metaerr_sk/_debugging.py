@@ -78,15 +78,16 @@ def _concat(parts):
 def flagged_labels(neighbor_labels, wrong, proba=None, proba_classes=None):
     """Most likely true label of samples whose predicted label is flagged wrong.
 
-    A class ``c`` scores ``q(c) * (n(c) + 1)``: ``q`` is the base's probability
+    The candidates are the labels found in ``neighbor_labels``. A candidate
+    ``c`` scores ``q(c) * (n(c) + 1)``: ``q`` is the base's probability
     renormalised over the classes other than its (flagged) prediction - the
     base's own guess of where the label goes if not there - and ``n(c)`` counts
     the weak label ``c`` among the sample's nearest pool samples, ``+ 1`` so
-    that a class no neighbour carries keeps its prior. Without probabilities,
-    or where the base gives the other classes none, ``q`` is uniform over them
-    (a vote with the prediction left out); a weak label the base has no
-    probability for gets none. A sample whose only candidate is its prediction
-    keeps it.
+    that a candidate none of its own neighbours carries keeps its prior.
+    Without probabilities, or where the base gives the other classes none,
+    ``q`` is uniform over them (a vote with the prediction left out); a weak
+    label the base has no probability for gets none. A sample whose only
+    candidate is its prediction keeps it.
 
     Parameters
     ----------

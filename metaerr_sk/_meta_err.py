@@ -530,9 +530,8 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if self.meta_learner_ is None:
             return 1.0 - proba.max(axis=1)
         positive = np.flatnonzero(self.meta_learner_.classes_ == 1)[0]
-        return self.meta_learner_.predict_proba(self._meta_features(X, proba))[
-            :, positive
-        ]
+        meta_X = self._meta_features(X, proba)
+        return self.meta_learner_.predict_proba(meta_X)[:, positive]
 
     def predict_error(self, X):
         """Whether the base's prediction is predicted to be wrong.
