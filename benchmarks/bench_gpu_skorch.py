@@ -5,7 +5,7 @@ on the GPU inside ``MetaErrClassifier``) and records its wall time next to the
 CPU one. Runs CPU always and CUDA when torch sees a GPU; writes
 ``results/gpu_skorch_<host kind>.{json,md}``.
 
-    python benchmarks/bench_gpu_skorch.py --n-train 10000
+    python benchmarks/bench_gpu_skorch.py             # 3 seeds, CPU and CUDA
     python benchmarks/bench_gpu_skorch.py --smoke
 """
 
@@ -20,6 +20,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from metaerr_sk import MetaErrClassifier
+from metaerr_sk._reporting import summarize_runs, summary_table
 from metaerr_sk.datasets import load_mnist
 from metaerr_sk.metrics import error_detection_report
 from metaerr_sk.nn import images_to_float32, make_cnn_classifier
@@ -58,7 +59,7 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--n-test", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--devices", nargs="+", default=["cpu", "cuda"])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -131,8 +132,33 @@ def main(argv=None):
             f"{r['msp']['auroc_f']:.4f} | {r['metaerr']['auroc_f']:.4f} | "
             f"{r['msp']['aurc']:.1f} | {r['metaerr']['aurc']:.1f} |"
         )
+    lines += ["", "Mean ± standard deviation over seeds, per device:", ""]
+    lines.append(summary_table(_summary(runs), SUMMARY_METRICS))
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out / stem}.{{json,md}}")
+
+
+SUMMARY_METRICS = ("fit_seconds", "accuracy", "auroc_f_msp", "auroc_f_metaerr")
+
+
+def _summary(runs):
+    """Each device's runs as rows of one method, summarised over seeds."""
+    rows = [
+        {
+            "device": r["device"],
+            "scores": {
+                r["device"]: {
+                    "fit_seconds": r["fit_seconds"],
+                    "accuracy": r["accuracy"],
+                    "auroc_f_msp": r["msp"]["auroc_f"],
+                    "auroc_f_metaerr": r["metaerr"]["auroc_f"],
+                }
+            },
+        }
+        for r in runs
+    ]
+    summary = summarize_runs(rows, group_by="device", metrics=SUMMARY_METRICS)
+    return {device: methods[device] for device, methods in summary.items()}
 
 
 if __name__ == "__main__":

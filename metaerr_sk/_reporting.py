@@ -9,7 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 # Metrics where lower is better: shown with a down arrow in the headers.
-LOWER_IS_BETTER = {"fpr_at_95_tpr", "aurc", "e_aurc"}
+LOWER_IS_BETTER = {"fpr_at_95_tpr", "aurc", "e_aurc", "fit_seconds"}
 
 
 def summarize_runs(runs, *, group_by, metrics):
@@ -59,7 +59,7 @@ def summary_table(methods, metrics):
         cells = []
         for metric in metrics:
             mean, std = row[metric]["mean"], row[metric]["std"]
-            digits = 1 if metric in ("aurc", "e_aurc") else 4
+            digits = 1 if metric in ("aurc", "e_aurc", "fit_seconds") else 4
             text = f"{mean:.{digits}f} ± {std:.{digits}f}"
             cells.append(f"**{text}**" if mean == best[metric] else text)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
