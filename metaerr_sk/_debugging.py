@@ -201,6 +201,11 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     memory_limit_mb : float, default=256
         Memory bound of the nearest-neighbour search.
 
+    neighbors_backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
+        Backend of the exact nearest-neighbour search (see
+        :func:`~metaerr_sk._neighbors_search.kneighbors_l2`): ``"torch"`` runs
+        it on a CUDA GPU when torch sees one, with the same result.
+
     n_jobs : int, default=None
         Threads of the nearest-neighbour search.
 
@@ -283,6 +288,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "n_flagged": [Interval(Integral, 1, None, closed="left"), None],
         "add_error_sample": ["boolean"],
         "memory_limit_mb": [Interval(Real, 0, None, closed="neither")],
+        "neighbors_backend": [StrOptions({"auto", "numpy", "torch", "faiss"})],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
@@ -301,6 +307,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n_flagged=None,
         add_error_sample=True,
         memory_limit_mb=256,
+        neighbors_backend="auto",
         n_jobs=None,
         random_state=None,
     ):
@@ -315,6 +322,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_flagged = n_flagged
         self.add_error_sample = add_error_sample
         self.memory_limit_mb = memory_limit_mb
+        self.neighbors_backend = neighbors_backend
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -513,6 +521,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             pool_labels=y_pool if y_err is not None else None,
             label_filter=self.label_filter,
             memory_limit_mb=self.memory_limit_mb,
+            backend=self.neighbors_backend,
             n_jobs=self.n_jobs,
         )
 
@@ -520,7 +529,12 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         """Estimated true labels of the flagged samples (see ``flagged_labels``)."""
         k = min(self.n_neighbors, Z_pool.shape[0])
         _, ind = kneighbors_l2(
-            Z_err, Z_pool, k, memory_limit_mb=self.memory_limit_mb, n_jobs=self.n_jobs
+            Z_err,
+            Z_pool,
+            k,
+            memory_limit_mb=self.memory_limit_mb,
+            backend=self.neighbors_backend,
+            n_jobs=self.n_jobs,
         )
         wrong, proba = base_guess
         self.error_labels_ = flagged_labels(

@@ -353,27 +353,56 @@ def _schedule(n_q, n_pool, k, n_threads):
     return -(-n_q // n_blocks), n_threads, by_queries
 
 
+class _Centred:
+    """Queries prepared for float32 products ``a = ||p~||^2 - 2 q~ . p~``, on
+    coordinates centred on the queries' mean (and scaled by a power of two when
+    they risk float32's range), with the rigorous bound on ``a``'s error.
+
+    ``centre(src, out)`` centres pool rows the one way the bound allows: one
+    rounding to float32 per coordinate.
+    """
+
+    def __init__(self, queries, maxabs):
+        n_q, d = queries.shape
+        self.q64 = queries.astype(np.float64)
+        self.center32 = self.q64.mean(axis=0).astype(np.float32)
+        self.center = self.center32.astype(np.float64)
+        self.scale = _power_of_two_scale(maxabs + float(np.abs(self.center).max()))
+        q_s = ((self.q64 - self.center) * self.scale).astype(np.float32)
+        self.q_aug = np.empty((n_q, d + 1), dtype=np.float32)
+        np.multiply(q_s, -2.0, out=self.q_aug[:, :d])
+        self.q_aug[:, d] = 1.0
+        q64 = q_s.astype(np.float64)
+        q_norm = np.einsum("ij,ij->i", q64, q64)
+        # Bound on |a - (exact - ||q~||^2)| for one pair, in units of ||q~||^2
+        # and ||p~||^2: centring rounds each coordinate (<= 4u (|q|^2 + |p|^2)),
+        # the (d + 1)-term float32 dot product errs by <= (d + 1) u sum |terms|
+        # (in any order of summation), the float32 squared norm of p by
+        # <= d u |p|^2. Doubled for safety (it also covers float64 rounding);
+        # ``eta`` covers float32 underflow.
+        kappa_q = 2.0 * (d + 6) * _U32
+        self.kappa_p = 2.0 * (3 * d + 8) * _U32
+        eta = 16.0 * (d + 2) * float(np.finfo(np.float32).tiny)
+        self.margin_q = kappa_q * q_norm + eta
+
+    def centre(self, src, out, tmp=None):
+        """``(src - center) * scale`` into the float32 ``out`` (``tmp``: a
+        float64 buffer of its shape, needed when ``scale != 1``)."""
+        if self.scale == 1.0:
+            np.subtract(src, self.center32, out=out, casting="same_kind")
+        else:  # in float64: float32 could overflow before the scaling
+            np.subtract(src, self.center, out=tmp)
+            tmp *= self.scale
+            out[...] = tmp
+        return out
+
+
 def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
     n_q, d = queries.shape
     n_pool = pool.shape[0] if rows is None else rows.shape[0]
-    q64 = queries.astype(np.float64)
-    center32 = q64.mean(axis=0).astype(np.float32)
-    center = center32.astype(np.float64)
-    scale = _power_of_two_scale(maxabs + float(np.abs(center).max()))
-    q_s = ((q64 - center) * scale).astype(np.float32)
-    q_aug = np.empty((n_q, d + 1), dtype=np.float32)
-    np.multiply(q_s, -2.0, out=q_aug[:, :d])
-    q_aug[:, d] = 1.0
-    q_norm = np.einsum("ij,ij->i", q_s.astype(np.float64), q_s.astype(np.float64))
-    # Bound on |a - (exact - ||q~||^2)| for one pair, in units of ||q~||^2 and
-    # ||p~||^2: centring rounds each coordinate (<= 4u (|q|^2 + |p|^2)), the
-    # (d + 1)-term float32 dot product errs by <= (d + 1) u sum |terms|, the
-    # float32 squared norm of p by <= d u |p|^2. Doubled for safety (it also
-    # covers float64 rounding); ``eta`` covers float32 underflow.
-    kappa_q = 2.0 * (d + 6) * _U32
-    kappa_p = 2.0 * (3 * d + 8) * _U32
-    eta = 16.0 * (d + 2) * float(np.finfo(np.float32).tiny)
-    margin_q = kappa_q * q_norm + eta
+    cq = _Centred(queries, maxabs)
+    q64, scale, q_aug = cq.q64, cq.scale, cq.q_aug
+    kappa_p, margin_q = cq.kappa_p, cq.margin_q
 
     qb, n_threads, by_queries = _schedule(n_q, n_pool, k, n_threads)
     extra_row_bytes = (pool.dtype.itemsize * d if rows is not None else 0) + (
@@ -417,12 +446,8 @@ def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
                 else:
                     src = np.take(pool, rows[s:e], axis=0, out=gathered[: e - s])
                 pc = p_aug[: e - s]  # centred (scaled) rows, then ||row||^2
-                if scale == 1.0:
-                    np.subtract(src, center32, out=pc[:, :d], casting="same_kind")
-                else:  # in float64: float32 could overflow before the scaling
-                    np.subtract(src, center, out=rescaled[: e - s])
-                    rescaled[: e - s] *= scale
-                    pc[:, :d] = rescaled[: e - s]
+                tmp = None if rescaled is None else rescaled[: e - s]
+                cq.centre(src, pc[:, :d], tmp)
                 np.einsum("ij,ij->i", pc[:, :d], pc[:, :d], out=pc[:, d])
                 margin_p = kappa_p * float(pc[:, d].max())
                 for b in blocks:
@@ -453,44 +478,8 @@ def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
     return dist, ind
 
 
-# ------------------------------------------------------------------- faiss backend
-def _import_faiss():
-    try:
-        import faiss
-    except ImportError as exc:
-        raise ImportError(
-            "backend='faiss' needs the optional faiss package (pip install "
-            "faiss-cpu); use backend='numpy' or 'auto' otherwise."
-        ) from exc
-    return faiss
-
-
-def _search_faiss(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
-    faiss = _import_faiss()
-    n_q, d = queries.shape
-    n_pool = pool.shape[0] if rows is None else rows.shape[0]
-    q32 = np.ascontiguousarray(queries, dtype=np.float32)
-    chunk = int(max(k, memory_bytes // (2 * 4 * (d + 1))))
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_threads)
-    try:
-        found = []
-        for s in range(0, n_pool, chunk):
-            src = pool[s : s + chunk] if rows is None else pool[rows[s : s + chunk]]
-            index = faiss.IndexFlatL2(d)
-            index.add(np.ascontiguousarray(src, dtype=np.float32))
-            found.append(index.search(q32, min(k, src.shape[0]))[1] + s)
-    finally:
-        faiss.omp_set_num_threads(previous)
-    pos = np.concatenate(found, axis=1).astype(np.int64)
-    row = np.repeat(np.arange(n_q), pos.shape[1])
-    return _exact_top_k(
-        queries.astype(np.float64), pool, row, pos.ravel(), k, pool_rows=rows,
-        scale=1.0, batch=_RERANK_BATCH,
-    )  # fmt: skip
-
-
-_BACKENDS = {"numpy": _search_numpy, "faiss": _search_faiss}
+# ---------------------------------------------------------------------- backends
+_BACKENDS = ("numpy", "faiss", "torch")
 
 
 def _resolve_backend(backend):
@@ -502,9 +491,16 @@ def _resolve_backend(backend):
             f"Unknown backend {backend!r}; choose one of "
             f"{['auto', *sorted(_BACKENDS)]}."
         )
+    if name == "numpy":
+        return _search_numpy
+    # optional packages, imported here so that their absence fails early
+    from . import _neighbors_backends as other
+
     if name == "faiss":
-        _import_faiss()
-    return _BACKENDS[name]
+        other._import_faiss()
+        return other._search_faiss
+    other._import_torch()
+    return other._search_torch
 
 
 # ------------------------------------------------------------------ public: search
@@ -535,12 +531,18 @@ def kneighbors_l2(
         of the queries, the results and the candidate lists (about
         ``n_neighbors`` entries per query and thread). The numpy backend uses
         a few MB per thread when allowed; the pool is never copied whole.
-    backend : {"auto", "numpy", "faiss"}, default="auto"
+    backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
         ``"numpy"``: the chunked float32 search with exact float64 re-ranking
-        described in the Notes. ``"faiss"``: ``faiss.IndexFlatL2`` per pool chunk
-        (needs the optional ``faiss`` package), its float32 top k re-ranked in
-        float64. ``"auto"`` is ``"numpy"``, which was faster than faiss in our
-        benchmark (``benchmarks/bench_debugging_speed.py``).
+        described in the Notes. ``"torch"``: float32 products and top k with
+        torch, on a CUDA GPU when torch sees one (else the CPU), each query's
+        candidates certified by the same error bound and re-ranked in float64:
+        the numpy backend's result (see
+        :mod:`metaerr_sk._neighbors_backends`). ``"faiss"``:
+        ``faiss.IndexFlatL2`` per pool chunk (needs the optional ``faiss``
+        package), its float32 top k re-ranked in float64. ``"auto"`` is
+        ``"numpy"``, which was faster than faiss and torch on the CPU in our
+        benchmark (``benchmarks/bench_debugging_speed.py``); pass ``"torch"``
+        to use a GPU.
     n_jobs : int, default=None
         Most threads scanning the pool. ``None`` or ``-1``: every available
         CPU, as scikit-learn's brute-force neighbour search does with its OpenMP
@@ -577,9 +579,9 @@ def kneighbors_l2(
     representable (e.g. small integers), otherwise exact up to float64 rounding,
     which can in principle split two mathematically equal distances. Many points
     tied with a query's k-th neighbour (e.g. duplicates) are all re-ranked, which
-    is slower but still exact. The ``"faiss"`` backend re-ranks only faiss's
-    float32 top k, so float32 rounding can change which near-tied points it
-    returns.
+    is slower but still exact. The ``"torch"`` backend returns the same result.
+    The ``"faiss"`` backend re-ranks only faiss's float32 top k, so float32
+    rounding can change which near-tied points it returns.
 
     Examples
     --------

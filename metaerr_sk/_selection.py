@@ -121,7 +121,7 @@ def select_neighbors(
         never selected.
     memory_limit_mb : float, default=256
         Passed to :func:`~metaerr_sk._neighbors_search.kneighbors_l2`.
-    backend : {"auto", "numpy", "faiss"}, default="auto"
+    backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
         Passed to :func:`~metaerr_sk._neighbors_search.kneighbors_l2`.
     n_jobs : int, default=None
         Passed to :func:`~metaerr_sk._neighbors_search.kneighbors_l2`.

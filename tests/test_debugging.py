@@ -226,6 +226,39 @@ def test_metaerr_label_filter_votes_weak_labels(gap):
     assert set(y_pool[dcd.selected_]) <= set(dcd.error_labels_)
 
 
+@pytest.mark.parametrize("label_filter", [False, True])
+def test_torch_neighbors_backend_selects_the_same(gap, label_filter, monkeypatch):
+    pytest.importorskip("torch")
+    from metaerr_sk import _neighbors_backends
+
+    calls = []
+    search = _neighbors_backends._search_torch
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape[0])
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(_neighbors_backends, "_search_torch", spy)
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    fits = [
+        DataCentricDebugger(
+            _base(),
+            error_source="metaerr",
+            meta_estimator=MetaErrClassifier(LogisticRegression(), random_state=0),
+            n_flagged=20,
+            budget=40,
+            label_filter=label_filter,
+            neighbors_backend=backend,
+        ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_held[:60])
+        for backend in ("numpy", "torch")
+    ]
+    np.testing.assert_array_equal(fits[0].selected_, fits[1].selected_)
+    # the torch fit searched with torch: selection, plus the vote with the filter
+    assert len(calls) == (3 if label_filter else 1)
+    if label_filter:  # the flagged samples' neighbours vote the same
+        np.testing.assert_array_equal(fits[0].error_labels_, fits[1].error_labels_)
+
+
 def test_embedding_transformer_is_fitted_on_train(gap):
     X, y, X_err, y_err, X_pool, y_pool, *_ = gap
     widen = np.hstack  # 4-D inputs, a 2-D embedding
@@ -335,6 +368,7 @@ def test_missing_or_misplaced_error_sample(gap):
         ({"budget": 0}, "'budget' parameter"),
         ({"strategy": "farthest"}, "'strategy' parameter"),
         ({"error_source": "oracle"}, "'error_source' parameter"),
+        ({"neighbors_backend": "annoy"}, "'neighbors_backend' parameter"),
     ],
 )
 def test_parameter_validation(gap, params, match):
