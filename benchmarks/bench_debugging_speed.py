@@ -10,6 +10,10 @@ every query:
 - ``product_tiled``: the same product in the tiles and threads
   ``kneighbors_l2`` uses (one BLAS thread per worker thread);
 - ``ours``: ``metaerr_sk._neighbors_search.kneighbors_l2`` (numpy backend);
+- ``ours_torch``: the same with ``backend="torch"`` (if torch is installed) -
+  on a CUDA GPU when torch sees one, the pool copied from host memory chunk by
+  chunk; then ``product_torch`` is its floor: the same product, chunks and
+  copies on the GPU, without the top k;
 - ``sklearn``: ``NearestNeighbors(algorithm="brute")`` fit + kneighbors;
 - ``naive``: chunked numpy, distances then ``argpartition`` per chunk and a
   merge with the running best;
@@ -20,7 +24,8 @@ that load from other processes spreads over all of them. Peak memory is measured
 in a fresh subprocess per method: the tracemalloc peak (numpy allocations) and
 the growth of the peak resident set (``VmHWM``, which also sees C/C++ buffers,
 e.g. scikit-learn's). Results go to ``<out>/debugging_speed.{json,md,png}``
-(``debugging_speed_smoke.*`` with ``--smoke``).
+(``debugging_speed_smoke.*`` with ``--smoke``, ``debugging_speed_cuda.*`` where
+torch sees a GPU).
 
 Usage::
 
@@ -49,7 +54,13 @@ sys.path.insert(0, str(ROOT))
 from metaerr_sk._neighbors_search import kneighbors_l2  # noqa: E402
 
 PRODUCT_CHUNK = 65_536  # pool rows per block of the bare product / naive method
-METHODS = ["product", "product_tiled", "ours", "sklearn", "naive", "faiss"]
+METHODS = [
+    "product", "product_tiled", "product_torch", "ours", "ours_torch", "sklearn",
+    "naive", "faiss",
+]  # fmt: skip
+# The product_torch floor is run, like ours_torch, in blocks of this many pool
+# rows: what the default memory_limit_mb gives for 1,000 queries of 64 features.
+TORCH_CHUNK = 2**28 // (8 * 1000 + 12 * 64 + 8)
 
 
 def make_data(n_pool, n_queries, n_features, seed):
@@ -92,6 +103,22 @@ def run_ours(queries, pool, k):
     return kneighbors_l2(queries, pool, k)[1]
 
 
+def run_ours_torch(queries, pool, k):
+    return kneighbors_l2(queries, pool, k, backend="torch")[1]
+
+
+def run_product_torch(queries, pool, k):
+    import torch
+
+    device = torch_device()
+    q = torch.from_numpy(queries).to(device)
+    for s in range(0, pool.shape[0], TORCH_CHUNK):
+        p = torch.from_numpy(pool[s : s + TORCH_CHUNK]).to(device)
+        q @ p.T
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def run_sklearn(queries, pool, k):
     nn = NearestNeighbors(n_neighbors=k, algorithm="brute").fit(pool)
     return nn.kneighbors(queries, return_distance=False)
@@ -127,7 +154,9 @@ def run_faiss(queries, pool, k):
 RUNNERS = {
     "product": run_product,
     "product_tiled": run_product_tiled,
+    "product_torch": run_product_torch,
     "ours": run_ours,
+    "ours_torch": run_ours_torch,
     "sklearn": run_sklearn,
     "naive": run_naive,
     "faiss": run_faiss,
@@ -140,6 +169,26 @@ def faiss_available():
     except ImportError:
         return False
     return True
+
+
+def torch_device():
+    """ "cuda" or "cpu" where torch is installed, else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def unavailable(method):
+    """Why a method cannot run here, or None."""
+    if method == "faiss" and not faiss_available():
+        return "faiss not installed"
+    if method.endswith("_torch") and torch_device() is None:
+        return "torch not installed"
+    if method == "product_torch" and torch_device() != "cuda":
+        return "no GPU (ours_torch ran on the CPU)"
+    return None
 
 
 def exact_sq_distances(queries, pool, q_idx, p_idx):
@@ -196,16 +245,21 @@ def memory_probe(args):
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
     rss_before = _status_kib("VmRSS:")
+    on_gpu = args.memory_probe.endswith("_torch") and torch_device() == "cuda"
+    if on_gpu:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        gpu_before = torch.cuda.memory_allocated()
     tracemalloc.start()
     run(queries, pool, args.k)
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     growth = (_status_kib("VmHWM:") - rss_before) / 1024
-    print(
-        json.dumps(
-            {"tracemalloc_peak_mb": traced / 2**20, "peak_rss_growth_mb": growth}
-        )
-    )
+    peaks = {"tracemalloc_peak_mb": traced / 2**20, "peak_rss_growth_mb": growth}
+    if on_gpu:
+        peaks["gpu_peak_mb"] = (torch.cuda.max_memory_allocated() - gpu_before) / 2**20
+    print(json.dumps(peaks))
 
 
 def measure_memory(args, method):
@@ -253,7 +307,17 @@ def machine_info():
         "scikit-learn": sklearn.__version__,
         "blas": blas,
         "faiss_installed": faiss_available(),
+        **_torch_info(),
     }
+
+
+def _torch_info():
+    if torch_device() is None:
+        return {"torch": None}
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch_device() == "cuda" else None
+    return {"torch": torch.__version__, "gpu": gpu}
 
 
 def write_markdown(path, result):
@@ -266,23 +330,25 @@ def write_markdown(path, result):
         f"{cfg['repeats']} interleaved repeats. CPU: {result['machine']['cpu']} "
         f"({result['machine']['usable_cpus']} usable cores), numpy "
         f"{result['machine']['numpy']}, scikit-learn "
-        f"{result['machine']['scikit-learn']}. Load average before / after: "
+        f"{result['machine']['scikit-learn']}, torch {result['machine']['torch']}, "
+        f"GPU: {result['machine'].get('gpu')}. Load average before / after: "
         f"{result['load_average_before']} / {result['load_average_after']}.",
         "",
-        "| method | median time (s) | min - max (s) | x product | tracemalloc peak "
-        "(MB) | peak RSS growth (MB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| method | median time (s) | min - max (s) | x floor | tracemalloc peak "
+        "(MB) | peak RSS growth (MB) | GPU peak (MB) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in result["methods"].items():
         if r.get("skipped"):
-            lines.append(f"| {name} | {r['skipped']} | | | | |")
+            lines.append(f"| {name} | {r['skipped']} | | | | | |")
             continue
         mem = r.get("memory", {})
+        gpu = f"{mem['gpu_peak_mb']:.1f}" if "gpu_peak_mb" in mem else ""
         lines.append(
             f"| {name} | {r['median_s']:.3f} | {min(r['times_s']):.3f} - "
-            f"{max(r['times_s']):.3f} | {r['ratio_to_product']:.2f} | "
+            f"{max(r['times_s']):.3f} | {r['ratio_to_floor']:.2f} | "
             f"{mem.get('tracemalloc_peak_mb', float('nan')):.1f} | "
-            f"{mem.get('peak_rss_growth_mb', float('nan')):.1f} |"
+            f"{mem.get('peak_rss_growth_mb', float('nan')):.1f} | {gpu} |"
         )
     chk = result["correctness"]
     vs = chk["vs_sklearn"]
@@ -293,13 +359,22 @@ def write_markdown(path, result):
         "same product in the tiles and threads `kneighbors_l2` uses. Peak memory, "
         "measured in a fresh process per method, excludes the inputs: the peak of "
         "numpy allocations (tracemalloc) and the growth of the peak resident set "
-        "(VmHWM, which also sees scikit-learn's C++ buffers and thread stacks).",
+        "(VmHWM, which also sees scikit-learn's C++ buffers and thread stacks). "
+        "`x floor` is the median time over the median of `product`, or of "
+        "`product_torch` (the same product on the GPU, its pool chunks copied from "
+        "host memory as `ours_torch` copies them) for the methods run there.",
         "",
         f"Correctness: ours vs scikit-learn: {vs['rows_with_equal_neighbour_sets']}"
         f" / {vs['rows']} rows with the same neighbours, ours never farther in "
         f"float64 elsewhere: {vs['ours_never_farther_in_float64']}."
         f" Ours equals a float64 brute force (ties by index) on "
-        f"{chk['exact_rows_checked']} queries: {chk['equals_float64_brute_force']}.",
+        f"{chk['exact_rows_checked']} queries: {chk['equals_float64_brute_force']}."
+        + (
+            " The torch backend returns the numpy backend's neighbours: "
+            f"{chk['torch_equals_numpy_backend']}."
+            if "torch_equals_numpy_backend" in chk
+            else ""
+        ),
         "",
         "Generated by `benchmarks/bench_debugging_speed.py`; do not edit by hand.",
         "",
@@ -319,7 +394,11 @@ def write_plot(path, result):
     hi = [max(result["methods"][n]["times_s"]) - med[i] for i, n in enumerate(names)]
     fig, ax = plt.subplots(figsize=(7, 3.8))
     colors = ["#999999" if n.startswith("product") else "#1f77b4" for n in names]
-    colors[names.index("ours")] = "#d62728"
+    for i, n in enumerate(names):
+        if n.startswith("ours"):
+            colors[i] = "#d62728"
+        elif n == "product_torch":
+            colors[i] = "#bbbbbb"
     ax.bar(names, med, yerr=[lo, hi], color=colors, capsize=4)
     for i, m in enumerate(med):
         ax.text(i, m + hi[i], f"{m:.2f} s", ha="center", va="bottom", fontsize=8)
@@ -356,7 +435,7 @@ def main(argv=None):
         return memory_probe(args)
 
     queries, pool = make_data(args.n_pool, args.n_queries, args.n_features, args.seed)
-    methods = [m for m in METHODS if m != "faiss" or faiss_available()]
+    methods = [m for m in METHODS if unavailable(m) is None]
     for m in methods:  # warm-up: imports, thread pools, page faults
         RUNNERS[m](queries[:2], pool[: 10 * args.k], args.k)
     load_before = [round(x, 2) for x in os.getloadavg()]
@@ -372,17 +451,20 @@ def main(argv=None):
             print(f"repeat {rep}: {m:14s} {times[m][-1]:.3f} s", flush=True)
     load_after = [round(x, 2) for x in os.getloadavg()]
 
-    product = float(np.median(times["product"]))
     results = {}
     for m in METHODS:
         if m not in times:
-            results[m] = {"skipped": "faiss not installed"}
+            results[m] = {"skipped": unavailable(m)}
             continue
+        # the floor of a method on the GPU is the product on the GPU
+        floor = "product_torch" if m.endswith("_torch") and m in times else "product"
+        floor = floor if floor in times else "product"
         print(f"peak memory of {m} ...", flush=True)
         results[m] = {
             "times_s": times[m],
             "median_s": float(np.median(times[m])),
-            "ratio_to_product": float(np.median(times[m]) / product),
+            "floor": floor,
+            "ratio_to_floor": float(np.median(times[m]) / np.median(times[floor])),
             "memory": measure_memory(args, m),
         }
     rows = np.arange(min(args.exact_rows, args.n_queries))
@@ -395,6 +477,10 @@ def main(argv=None):
             np.array_equal(outputs["ours"][rows], exact)
         ),
     }
+    if "ours_torch" in outputs:
+        correctness["torch_equals_numpy_backend"] = bool(
+            np.array_equal(outputs["ours_torch"], outputs["ours"])
+        )
     if "faiss" in outputs:
         correctness["vs_faiss"] = compare(
             queries, pool, outputs["ours"], outputs["faiss"]
@@ -418,6 +504,8 @@ def main(argv=None):
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "debugging_speed_smoke" if args.smoke else "debugging_speed"
+    if torch_device() == "cuda":
+        stem += "_cuda"
     (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     write_markdown(args.out / f"{stem}.md", result)
     write_plot(args.out / f"{stem}.png", result)
