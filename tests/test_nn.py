@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 
+from metaerr_sk import DataCentricDebugger, SelfTrainingWithMetaErr  # noqa: E402
 from metaerr_sk.datasets import SHA256, load_cifar10, load_mnist  # noqa: E402
 from metaerr_sk.nn import (  # noqa: E402
     CifarResNet,
@@ -315,3 +316,49 @@ def test_cnn_and_embedding_on_cuda(data_dir, mnist_small):
     Z_gpu = emb.transform(X[:64])
     assert Z_gpu.dtype == np.float32
     np.testing.assert_allclose(Z_gpu, Z_cpu, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_self_training_around_a_cnn_on_cuda(mnist_small):
+    """SelfTrainingWithMetaErr with its out-of-fold fits, meta-model and refits all
+    on a CUDA network."""
+    X, y, X_test, y_test = mnist_small
+    X, X_test = images_to_float32(X), images_to_float32(X_test)
+    y_semi = np.full_like(y, -1)
+    y_semi[:300] = y[:300]
+    net = make_cnn_classifier(
+        max_epochs=3, batch_size=64, device="cuda", random_state=0
+    )
+    st = SelfTrainingWithMetaErr(net, max_iter=2, random_state=0).fit(X, y_semi)
+    assert next(st.estimator_.module_.parameters()).is_cuda
+    added = st.labeled_iter_ > 0
+    assert st.n_iter_ >= 1 and added.sum() == sum(h["n_added"] for h in st.history_)
+    assert np.mean(st.transduction_[added] == y[added]) > 0.5  # chance is 0.1
+    assert st.score(X_test, y_test) > 0.5
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_debugging_loop_with_a_cnn_and_resnet_embedding_on_cuda(data_dir, mnist_small):
+    """DataCentricDebugger with MetaErr flags: CNN, embedding and neighbour search
+    all on the GPU, on raw images."""
+    X, y, X_test, y_test = mnist_small
+    X, X_test = images_to_float32(X), images_to_float32(X_test)
+    net = make_cnn_classifier(
+        max_epochs=2, batch_size=64, device="cuda", random_state=0
+    )
+    dcd = DataCentricDebugger(
+        net,
+        embedding=ResNetEmbedding(data_dir=data_dir, device="cuda"),
+        error_source="metaerr",
+        n_flagged=50,
+        budget=200,
+        label_filter=True,
+        neighbors_backend="torch",
+        random_state=0,
+    ).fit(X[:500], y[:500], X_pool=X[500:], y_pool=y[500:], X_deploy=X_test[:500])
+    assert next(dcd.embedding_.module_.parameters()).is_cuda
+    assert next(dcd.estimator_.module_.parameters()).is_cuda
+    assert dcd.selected_.shape == (200,) and dcd.error_indices_.shape == (50,)
+    assert dcd.score(X_test[500:], y_test[500:]) > 0.5
