@@ -106,6 +106,19 @@ def test_torch_settings_are_restored():
         torch.set_float32_matmul_precision(before[0])
 
 
+def test_no_tf32_products_during_the_search():
+    """The error bound is for float32 products: TF32 must be off inside."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")  # the caller allows TF32
+    try:
+        with _neighbors_backends._TorchSettings(torch, 1, on_cpu=False):
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert not torch.backends.cuda.matmul.allow_tf32
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
 def test_too_little_memory_is_a_clear_error():
     x = np.zeros((10, 500_000), dtype=np.float32)
     with pytest.raises(ValueError, match="too small for the torch backend"):
