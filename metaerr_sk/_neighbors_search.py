@@ -542,7 +542,9 @@ def kneighbors_l2(
         package), its float32 top k re-ranked in float64. ``"auto"`` is
         ``"numpy"``, which was faster than faiss and torch on the CPU in our
         benchmark (``benchmarks/bench_debugging_speed.py``); pass ``"torch"``
-        to use a GPU.
+        to use a GPU. The numpy backend is tuned on 2 cores and does not gain
+        from more than about 5 threads: on 16 cores scikit-learn's brute force
+        was slightly faster than it (``results/debugging_speed_cuda.md``).
     n_jobs : int, default=None
         Most threads scanning the pool. ``None`` or ``-1``: every available
         CPU, as scikit-learn's brute-force neighbour search does with its OpenMP
