@@ -1,7 +1,7 @@
 """Neighbour-search backends on optional packages: faiss and torch.
 
 Both find float32 candidates with their package and hand them to the exact
-float64 re-ranking of :mod:`metaerr_sk._neighbors_search`:
+float64 re-ranking of :mod:`metaerr_sk._neighbors_numpy`:
 
 - ``"faiss"``: ``faiss.IndexFlatL2`` per pool chunk; its float32 top k is
   re-ranked, so float32 rounding can change which near-tied points it returns.
@@ -16,7 +16,7 @@ float64 re-ranking of :mod:`metaerr_sk._neighbors_search`:
 
 import numpy as np
 
-from ._neighbors_search import _RERANK_BATCH, _Centred, _exact_top_k, _search_numpy
+from ._neighbors_numpy import _RERANK_BATCH, _Centred, _exact_top_k, _search_numpy
 
 # Candidates kept per query beyond k, for the certificate's gap (at least k).
 _EXTRA_CANDIDATES = 16

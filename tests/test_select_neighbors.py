@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from metaerr_sk import _neighbors_search, _selection
+from metaerr_sk import _neighbors_numpy, _neighbors_search, _selection
 from metaerr_sk._neighbors_search import kneighbors_l2
 from metaerr_sk._selection import select_neighbors
 
@@ -37,7 +37,7 @@ def _brute_budget(errors, pool, budget, error_labels=None, pool_labels=None):
 @pytest.fixture
 def threads_on_small_pools(monkeypatch):
     """Let n_jobs > 1 start threads even on the small pools of these tests."""
-    monkeypatch.setattr(_neighbors_search, "_POOL_ROWS_PER_THREAD_AND_K", 1)
+    monkeypatch.setattr(_neighbors_numpy, "_POOL_ROWS_PER_THREAD_AND_K", 1)
 
 
 def _integer_data(rng, n_queries, n_pool, n_features, high=3):
@@ -83,9 +83,9 @@ def test_ties_break_by_lower_index(
 def test_several_query_blocks_and_all_of_the_pool(
     split, monkeypatch, threads_on_small_pools
 ):
-    monkeypatch.setattr(_neighbors_search, "_MAX_QUERY_BLOCK", 7)
+    monkeypatch.setattr(_neighbors_numpy, "_MAX_QUERY_BLOCK", 7)
     if split == "queries":  # threads take query blocks, not pool segments
-        monkeypatch.setattr(_neighbors_search, "_MIN_QUERIES_PER_THREAD", 2)
+        monkeypatch.setattr(_neighbors_numpy, "_MIN_QUERIES_PER_THREAD", 2)
     rng = np.random.default_rng(4)
     queries, pool = _integer_data(rng, 30, 600, 2)
     for k in (3, 600):
@@ -134,13 +134,13 @@ def test_far_from_unit_scale_and_far_from_origin(offset, scale):
 
 def test_thread_count_does_not_change_the_result(monkeypatch, threads_on_small_pools):
     workers = []
-    executor = _neighbors_search.ThreadPoolExecutor
+    executor = _neighbors_numpy.ThreadPoolExecutor
 
     def spy(max_workers):
         workers.append(max_workers)
         return executor(max_workers)
 
-    monkeypatch.setattr(_neighbors_search, "ThreadPoolExecutor", spy)
+    monkeypatch.setattr(_neighbors_numpy, "ThreadPoolExecutor", spy)
     rng = np.random.default_rng(3)
     queries, pool = _integer_data(rng, 30, 5000, 3, high=4)
     one = kneighbors_l2(queries, pool, 40, n_jobs=1)
@@ -151,7 +151,7 @@ def test_thread_count_does_not_change_the_result(monkeypatch, threads_on_small_p
 
 
 def test_no_extra_threads_for_a_small_pool(monkeypatch):
-    monkeypatch.setattr(_neighbors_search, "ThreadPoolExecutor", None)  # unused
+    monkeypatch.setattr(_neighbors_numpy, "ThreadPoolExecutor", None)  # unused
     rng = np.random.default_rng(3)
     queries, pool = _integer_data(rng, 30, 5000, 3, high=4)
     kneighbors_l2(queries, pool, 40, n_jobs=4, memory_limit_mb=1)
@@ -162,13 +162,13 @@ def test_tiny_memory_limit_forces_many_chunks(monkeypatch):
     queries = rng.standard_normal((50, 10))
     pool = rng.standard_normal((4000, 10)).astype(np.float32)
     plans = []
-    plan = _neighbors_search._plan
+    plan = _neighbors_numpy._plan
 
     def spy(*args):
         plans.append(plan(*args))
         return plans[-1]
 
-    monkeypatch.setattr(_neighbors_search, "_plan", spy)
+    monkeypatch.setattr(_neighbors_numpy, "_plan", spy)
     dist, ind = kneighbors_l2(queries, pool, 6, memory_limit_mb=0.02, n_jobs=1)
     _, chunk, _, _ = plans[0]
     assert 4000 // chunk >= 50
