@@ -457,8 +457,8 @@ def main(argv=None):
             results[m] = {"skipped": unavailable(m)}
             continue
         # the floor of a method on the GPU is the product on the GPU
-        floor = "product_torch" if m.endswith("_torch") and m in times else "product"
-        floor = floor if floor in times else "product"
+        on_gpu = m.endswith("_torch") and "product_torch" in times
+        floor = "product_torch" if on_gpu else "product"
         print(f"peak memory of {m} ...", flush=True)
         results[m] = {
             "times_s": times[m],

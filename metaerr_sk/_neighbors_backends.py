@@ -115,14 +115,19 @@ class _TorchSettings:
         self.torch.set_num_threads(self.threads)
 
 
-def _torch_candidates(torch, device, cq, pool, rows, q, n_keep, chunk):
-    """The ``n_keep`` smallest float32 approximations of each query in ``q``,
-    sorted, with their pool positions, and the largest centred pool norm."""
-    d = pool.shape[1]
+def _torch_candidates(torch, device, cq, pool, rows, n_keep, qb, chunk):
+    """Each query's ``n_keep`` smallest float32 approximations, sorted, with
+    their pool positions, and the largest centred pool norm.
+
+    Each pool chunk is centred and copied to the device once, then scored
+    against every block of ``qb`` queries.
+    """
+    n_q, d = cq.q_aug.shape[0], pool.shape[1]
     n_pool = pool.shape[0] if rows is None else rows.shape[0]
-    qm2 = torch.from_numpy(cq.q_aug[q, :d]).to(device)  # -2 q~, exactly
+    qm2 = torch.from_numpy(cq.q_aug[:, :d]).to(device).contiguous()  # -2 q~, exactly
     center32 = torch.from_numpy(cq.center32).to(device)
-    best_v = best_i = None
+    blocks = [slice(b, min(n_q, b + qb)) for b in range(0, n_q, qb)]
+    best = [None] * len(blocks)  # running (values, positions) per query block
     p_max = torch.zeros((), dtype=torch.float32, device=device)
     for s in range(0, n_pool, chunk):
         src = pool[s : s + chunk] if rows is None else pool[rows[s : s + chunk]]
@@ -134,17 +139,23 @@ def _torch_candidates(torch, device, cq, pool, rows, q, n_keep, chunk):
             pc = torch.from_numpy(cq.centre(src, out, tmp)).to(device)
         p_norm = (pc * pc).sum(dim=1)
         p_max = torch.maximum(p_max, p_norm.max())
-        approx = torch.addmm(p_norm.unsqueeze(0), qm2, pc.T)  # ||p~||^2 - 2 q~.p~
-        v, i = torch.topk(approx, min(n_keep, pc.shape[0]), dim=1, largest=False)
-        del approx, pc  # freed before the next chunk's block is allocated
-        i += s
-        if best_v is not None:  # merge with the running best
-            v, i = torch.cat([best_v, v], dim=1), torch.cat([best_i, i], dim=1)
-            v, top = torch.topk(v, min(n_keep, v.shape[1]), dim=1, largest=False)
-            i = torch.gather(i, 1, top)
-        best_v, best_i = v, i
+        for b, q in enumerate(blocks):
+            # ||p~||^2 - 2 q~.p~ for the block's queries
+            approx = torch.addmm(p_norm.unsqueeze(0), qm2[q], pc.T)
+            v, i = torch.topk(approx, min(n_keep, pc.shape[0]), dim=1, largest=False)
+            del approx  # freed before the next block's is allocated
+            i += s
+            if best[b] is not None:  # merge with the running best
+                v = torch.cat([best[b][0], v], dim=1)
+                i = torch.cat([best[b][1], i], dim=1)
+                v, top = torch.topk(v, min(n_keep, v.shape[1]), dim=1, largest=False)
+                i = torch.gather(i, 1, top)
+            best[b] = (v, i)
+        del pc
     # topk returns its values sorted
-    return best_v.cpu().numpy(), best_i.cpu().numpy(), float(p_max)
+    values = torch.cat([v for v, _ in best]).cpu().numpy()
+    positions = torch.cat([i for _, i in best]).cpu().numpy()
+    return values, positions, float(p_max)
 
 
 def _search_torch(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
@@ -155,16 +166,10 @@ def _search_torch(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
     n_keep = min(n_pool, k + max(k, _EXTRA_CANDIDATES))
     cq = _Centred(queries, maxabs)
     qb, chunk = _torch_plan(n_q, d, n_pool, n_keep, memory_bytes)
-    approx = np.empty((n_q, n_keep), dtype=np.float32)
-    pos = np.empty((n_q, n_keep), dtype=np.int64)
     with _TorchSettings(torch, n_threads, device.type == "cpu"), torch.no_grad():
-        p_max = 0.0
-        for start in range(0, n_q, qb):
-            q = slice(start, min(n_q, start + qb))
-            approx[q], pos[q], block_max = _torch_candidates(
-                torch, device, cq, pool, rows, q, n_keep, chunk
-            )
-            p_max = max(p_max, block_max)
+        approx, pos, p_max = _torch_candidates(
+            torch, device, cq, pool, rows, n_keep, qb, chunk
+        )
     # A pool row left out has an approximation >= the last kept one, so its
     # exact distance is >= last - bound; the k-th nearest is <= k-th + bound.
     bound = cq.margin_q + cq.kappa_p * p_max
