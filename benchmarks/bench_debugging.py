@@ -58,9 +58,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from metaerr_sk import MetaErrClassifier
+from metaerr_sk import DataCentricDebugger, MetaErrClassifier
 from metaerr_sk._data_files import _atomic_savez, _default_cache_dir
-from metaerr_sk._debugging import DataCentricDebugger
 from metaerr_sk._reporting import records_table, summarize_runs, write_markdown
 from metaerr_sk.datasets import load_dataset
 

@@ -9,7 +9,7 @@ every query:
   with BLAS's own threads: the floor to compare against;
 - ``product_tiled``: the same product in the tiles and threads
   ``kneighbors_l2`` uses (one BLAS thread per worker thread);
-- ``ours``: ``metaerr_sk._neighbors_search.kneighbors_l2`` (numpy backend);
+- ``ours``: ``metaerr_sk.neighbors.kneighbors_l2`` (numpy backend);
 - ``ours_torch``: the same with ``backend="torch"`` (if torch is installed) -
   on a CUDA GPU when torch sees one, the pool copied from host memory chunk by
   chunk; then ``product_torch`` is its floor: the same product, chunks and
@@ -51,7 +51,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from metaerr_sk._neighbors_search import kneighbors_l2  # noqa: E402
+from metaerr_sk.neighbors import kneighbors_l2  # noqa: E402
 
 PRODUCT_CHUNK = 65_536  # pool rows per block of the bare product / naive method
 METHODS = [

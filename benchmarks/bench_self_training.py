@@ -40,8 +40,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import SelfTrainingClassifier
 
+from metaerr_sk import SelfTrainingWithMetaErr
 from metaerr_sk._reporting import records_table, summarize_runs, summary_table
-from metaerr_sk._self_training import SelfTrainingWithMetaErr
 
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("accuracy", "pseudo_precision", "n_pseudo")

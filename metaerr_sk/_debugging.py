@@ -1,7 +1,7 @@
 """Data-centric debugging: retrain a classifier on pool samples near its failures.
 
 :class:`DataCentricDebugger` is the estimator shell over the pure selection core
-:func:`metaerr_sk._selection.select_neighbors`. The error sample is either a
+:func:`metaerr_sk.neighbors.select_neighbors`. The error sample is either a
 small set of labelled failures, or the deployment samples that a
 :class:`~metaerr_sk.MetaErrClassifier` flags as likely failures - which closes the
 loop from predicting errors to repairing them without labelling deployment data.
@@ -203,7 +203,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     neighbors_backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
         Backend of the exact nearest-neighbour search (see
-        :func:`~metaerr_sk._neighbors_search.kneighbors_l2`): ``"torch"`` runs
+        :func:`~metaerr_sk.neighbors.kneighbors_l2`): ``"torch"`` runs
         it on a CUDA GPU when torch sees one, with the same result.
 
     n_jobs : int, default=None
@@ -243,7 +243,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     See Also
     --------
     MetaErrClassifier : Predicts where a classifier fails.
-    metaerr_sk._selection.select_neighbors : The selection core.
+    metaerr_sk.neighbors.select_neighbors : The selection core.
 
     Notes
     -----

@@ -1,4 +1,4 @@
-"""The numpy backend of :func:`metaerr_sk._neighbors_search.kneighbors_l2`.
+"""The numpy backend of :func:`metaerr_sk.neighbors.kneighbors_l2`.
 
 How the numpy backend is fast and still exact
 ---------------------------------------------

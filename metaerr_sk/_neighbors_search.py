@@ -2,7 +2,7 @@
 
 A pure function, no estimator: :func:`kneighbors_l2` finds, for every query
 embedding, its exact nearest pool embeddings. The Data-Centric Debugging
-selection built on it is :func:`metaerr_sk._selection.select_neighbors`.
+selection built on it is :func:`metaerr_sk.neighbors.select_neighbors`.
 
 The backends live in :mod:`metaerr_sk._neighbors_numpy` (the default: fast
 and exact on the CPU) and :mod:`metaerr_sk._neighbors_backends` (torch, on a
@@ -178,7 +178,7 @@ def kneighbors_l2(
 
     See Also
     --------
-    metaerr_sk._selection.select_neighbors : Pool indices to add for
+    metaerr_sk.neighbors.select_neighbors : Pool indices to add for
         Data-Centric Debugging.
     sklearn.neighbors.NearestNeighbors : The general-purpose equivalent.
 
@@ -201,7 +201,7 @@ def kneighbors_l2(
     Examples
     --------
     >>> import numpy as np
-    >>> from metaerr_sk._neighbors_search import kneighbors_l2
+    >>> from metaerr_sk.neighbors import kneighbors_l2
     >>> pool = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
     >>> dist, ind = kneighbors_l2([[0.1, 0.0]], pool, n_neighbors=2)
     >>> ind

@@ -2,7 +2,7 @@
 
 :func:`select_neighbors` turns error-sample embeddings into the pool indices that
 Data-Centric Debugging (Singla et al., WACV 2024) adds to the training set, on top
-of the exact search :func:`metaerr_sk._neighbors_search.kneighbors_l2`.
+of the exact search :func:`metaerr_sk.neighbors.kneighbors_l2`.
 """
 
 import numpy as np
@@ -120,11 +120,11 @@ def select_neighbors(
         agreeing error sample. Pool samples whose label no error sample has are
         never selected.
     memory_limit_mb : float, default=256
-        Passed to :func:`~metaerr_sk._neighbors_search.kneighbors_l2`.
+        Passed to :func:`~metaerr_sk.neighbors.kneighbors_l2`.
     backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
-        Passed to :func:`~metaerr_sk._neighbors_search.kneighbors_l2`.
+        Passed to :func:`~metaerr_sk.neighbors.kneighbors_l2`.
     n_jobs : int, default=None
-        Passed to :func:`~metaerr_sk._neighbors_search.kneighbors_l2`.
+        Passed to :func:`~metaerr_sk.neighbors.kneighbors_l2`.
 
     Returns
     -------
@@ -133,7 +133,7 @@ def select_neighbors(
 
     See Also
     --------
-    metaerr_sk._neighbors_search.kneighbors_l2 : The exact search underneath.
+    metaerr_sk.neighbors.kneighbors_l2 : The exact search underneath.
 
     Notes
     -----
@@ -151,7 +151,7 @@ def select_neighbors(
     Examples
     --------
     >>> import numpy as np
-    >>> from metaerr_sk._selection import select_neighbors
+    >>> from metaerr_sk.neighbors import select_neighbors
     >>> pool = np.arange(10.0).reshape(-1, 1)
     >>> select_neighbors([[0.2], [7.9]], pool, n_neighbors=2)
     array([0, 1, 7, 8])

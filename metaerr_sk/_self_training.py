@@ -195,7 +195,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     >>> import numpy as np
     >>> from sklearn.datasets import load_digits
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from metaerr_sk._self_training import SelfTrainingWithMetaErr
+    >>> from metaerr_sk import SelfTrainingWithMetaErr
     >>> X, y = load_digits(return_X_y=True)
     >>> y_semi = np.full_like(y[:600], -1)
     >>> labelled = np.concatenate([np.flatnonzero(y[:600] == c)[:5] for c in range(10)])

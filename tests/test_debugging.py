@@ -15,10 +15,9 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from metaerr_sk import MetaErrClassifier
-from metaerr_sk._debugging import DataCentricDebugger, flagged_labels
-from metaerr_sk._neighbors_search import kneighbors_l2
-from metaerr_sk._selection import select_neighbors
+from metaerr_sk import DataCentricDebugger, MetaErrClassifier
+from metaerr_sk._debugging import flagged_labels
+from metaerr_sk.neighbors import kneighbors_l2, select_neighbors
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # MetaErr on the toy problem sees no out-of-fold error and says so; expected here.

@@ -7,8 +7,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from metaerr_sk import _neighbors_backends
-from metaerr_sk._neighbors_search import kneighbors_l2
-from metaerr_sk._selection import select_neighbors
+from metaerr_sk.neighbors import kneighbors_l2, select_neighbors
 
 torch = pytest.importorskip("torch")
 

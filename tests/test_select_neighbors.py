@@ -10,8 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from metaerr_sk import _neighbors_numpy, _neighbors_search, _selection
-from metaerr_sk._neighbors_search import kneighbors_l2
-from metaerr_sk._selection import select_neighbors
+from metaerr_sk.neighbors import kneighbors_l2, select_neighbors
 
 
 def _brute_force(queries, pool, k):
@@ -317,6 +316,20 @@ def test_faiss_backend_with_a_stand_in_module(monkeypatch):
     assert_array_equal(ind, ref_ind)
     assert_allclose(dist, ref_dist, rtol=1e-12)
     assert threads == [4]  # faiss's thread count is restored
+
+
+def test_public_module_exposes_the_selection_core():
+    # The pure functions are public API (issue 5's "selection core"), importable
+    # without reaching into private modules.
+    import metaerr_sk.neighbors as public
+
+    assert sorted(public.__all__) == ["kneighbors_l2", "select_neighbors"]
+    rng = np.random.RandomState(3)
+    errors, pool = rng.standard_normal((3, 4)), rng.standard_normal((50, 4))
+    assert_array_equal(
+        public.select_neighbors(errors, pool, budget=7),
+        select_neighbors(errors, pool, budget=7),
+    )
 
 
 def test_docstring_examples():

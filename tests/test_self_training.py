@@ -15,8 +15,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import SelfTrainingClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+from metaerr_sk import SelfTrainingWithMetaErr
 from metaerr_sk._pseudo_labels import select_trusted
-from metaerr_sk._self_training import SelfTrainingWithMetaErr
 
 
 def _base():
