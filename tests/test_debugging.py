@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import DataCentricDebugger, MetaErrClassifier
-from metaerr_sk._debugging import flagged_labels
+from metaerr_sk._flagged_labels import flagged_labels
 from metaerr_sk.neighbors import kneighbors_l2, select_neighbors
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
