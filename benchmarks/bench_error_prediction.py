@@ -336,7 +336,9 @@ def evaluate(cell, seed, sizes, meta_learners):
     meta_tr = model.meta_features_
     meta_te = model.meta_features(X_te, proba=proba)
     for m in meta_learners:
-        learner = META_LEARNERS[m](seed).fit(meta_tr, model.oof_error_)
+        learner = META_LEARNERS[m](seed, meta_tr.shape[0]).fit(
+            meta_tr, model.oof_error_
+        )
         positive = np.flatnonzero(learner.classes_ == 1)[0]
         p = learner.predict_proba(meta_te)[:, positive]
         if m == "logistic":

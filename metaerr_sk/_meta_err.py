@@ -55,6 +55,12 @@ def _flatten(X):
     return X.reshape(X.shape[0], -1) if X.ndim > 2 else X
 
 
+def _flatten_dense(X):
+    """Rows as a dense 2-D array: a space fitted on dense rows centres them,
+    which sparse rows given later cannot be."""
+    return _flatten(X.toarray() if sp.issparse(X) else X)
+
+
 def _to_space(transformer, X):
     """Rows of ``X`` in the neighbour space: a 2-D array or sparse matrix."""
     Z = transformer.transform(X)
@@ -393,7 +399,9 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if isinstance(space, str):
             sparse = sp.issparse(X)
             steps = [
-                FunctionTransformer(_flatten, accept_sparse=True),
+                FunctionTransformer(
+                    _flatten if sparse else _flatten_dense, accept_sparse=True
+                ),
                 SimpleImputer(keep_empty_features=True),
             ]
             if space in ("auto", "scaled"):
@@ -417,7 +425,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             return None
         m = self.meta_learner
         if isinstance(m, str):
-            meta_learner = META_LEARNERS[m](self.random_state)
+            meta_learner = META_LEARNERS[m](self.random_state, meta_X.shape[0])
         else:
             meta_learner = clone(m)
         return meta_learner.fit(meta_X, error)

@@ -97,9 +97,12 @@ class NeighborhoodFeatures:
         weights /= weights.sum()
         agreement = (neigh_labels == pred_index[:, None]) @ weights
         neighbor_error = self.error_[neigh] @ weights
-        log_trust = np.clip(
-            np.log(trust_ratio(class_dist, pred_index)), -_LOG_CLIP, _LOG_CLIP
-        )
+        with np.errstate(divide="ignore"):
+            # ratio 0 (predicted class absent from the training rows): -inf,
+            # clipped like every other extreme
+            log_trust = np.clip(
+                np.log(trust_ratio(class_dist, pred_index)), -_LOG_CLIP, _LOG_CLIP
+            )
         nearest = np.log(dist[:, 0] + _EPS)
         # Share of the k nearest whose label differs AND who the base got wrong:
         # a failure region rather than a label boundary.

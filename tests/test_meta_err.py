@@ -191,6 +191,19 @@ def test_every_named_meta_learner(small_data, meta_learner):
     assert np.all(np.isfinite(p_error))
 
 
+@pytest.mark.parametrize("meta_learner", sorted(META_LEARNERS))
+def test_every_named_meta_learner_learns_from_a_tiny_meta_set(small_data, meta_learner):
+    # Self-training with a few labels per class fits the meta-learner on a few
+    # dozen rows: k-NN used to raise at prediction (k=25 > 24 rows) and
+    # histogram boosting (20-row leaves) to predict one constant.
+    X, y = small_data
+    clf = _fitted(X[:24], y[:24], meta_learner=meta_learner)
+    assert 0 < clf.oof_error_.sum() < 24
+    p_error = clf.predict_error_proba(X)
+    assert np.all(np.isfinite(p_error))
+    assert np.ptp(p_error) > 0
+
+
 def test_meta_learner_instance_is_cloned(small_data):
     X, y = small_data
     meta = DecisionTreeClassifier(max_depth=2, random_state=0)
@@ -219,6 +232,22 @@ def test_sparse_input(small_data):
     X, y = small_data
     clf = _fitted(sp.csr_matrix(np.abs(X)), y)
     assert clf.predict_error_proba(sp.csr_matrix(np.abs(X))).shape == (X.shape[0],)
+
+
+@pytest.mark.parametrize("fit_sparse", [False, True])
+def test_dense_and_sparse_rows_give_the_same_error_proba(small_data, fit_sparse):
+    # The base takes both; so must the neighbour space, whichever it was fitted on.
+    X, y = small_data
+    X = np.abs(X)
+    # unseen rows: a training row's distance to itself is 0 up to rounding,
+    # which differs between the sparse and dense distance code
+    X_fit, y_fit, X = X[20:], y[20:], X[:20]
+    clf = _fitted(sp.csr_matrix(X_fit) if fit_sparse else X_fit, y_fit)
+    np.testing.assert_allclose(
+        clf.predict_error_proba(sp.csr_matrix(X[:20])),
+        clf.predict_error_proba(X[:20]),
+        rtol=1e-10,
+    )
 
 
 def test_nan_allowed_when_the_base_allows_it(small_data):
@@ -260,6 +289,19 @@ def test_frozen_base_rejects_unknown_labels(small_data):
     base = LogisticRegression(max_iter=500).fit(X[y < 2], y[y < 2])
     with pytest.raises(ValueError, match="frozen base does not know"):
         MetaErrClassifier(FrozenEstimator(base)).fit(X, y)
+
+
+def test_frozen_base_predicting_a_class_absent_from_fit_is_quiet(small_data):
+    # Trust Score's ratio is 0 for a predicted class with no training row; its
+    # log is clipped, and no divide-by-zero warning should reach the user.
+    X, y = small_data
+    base = LogisticRegression(max_iter=500).fit(X, y)
+    clf = MetaErrClassifier(FrozenEstimator(base), random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        clf.fit(X[y < 2], y[y < 2])
+        p_error = clf.predict_error_proba(X[y == 2])
+    assert np.all(np.isfinite(p_error))
 
 
 def test_precomputed_oof_proba_replaces_the_cv(small_data):
