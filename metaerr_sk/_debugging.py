@@ -20,7 +20,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     _num_samples,
     check_consistent_length,
@@ -62,18 +62,34 @@ def _take(X, indices):
 
 
 def _concat(parts):
-    """Stack row blocks of the same kind (arrays, sparse matrices or frames)."""
+    """Stack row blocks: frames, else sparse if any block is sparse, else arrays."""
     parts = [p for p in parts if _num_samples(p) > 0]
-    first = parts[0]
-    if hasattr(first, "iloc"):
+    if hasattr(parts[0], "iloc"):
         import pandas as pd
 
         return pd.concat(parts, ignore_index=True)
-    if hasattr(first, "tocsr"):
+    if any(hasattr(p, "tocsr") for p in parts):
+        # a sparse pool beside a dense training set: stacking them dense could
+        # need far more memory than either
         from scipy import sparse
 
         return sparse.vstack(parts, format="csr")
     return np.concatenate([np.asarray(p) for p in parts])
+
+
+def _check_label_types(y, **others):
+    """The pool's and error sample's labels must be the training labels' kind:
+    a number/string mix would only fail later, in the base or in ``score``."""
+    for name, labels in others.items():
+        if labels is None:
+            continue
+        try:
+            unique_labels(y, labels)
+        except ValueError as exc:
+            raise ValueError(
+                f"y and {name} must hold labels of the same type (all numbers or "
+                f"all strings): {exc}"
+            ) from exc
 
 
 class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
@@ -126,9 +142,10 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         label.
 
     strategy : {"nearest", "random"}, default="nearest"
-        ``"nearest"``: nearest-neighbour selection. ``"random"``: the same
-        number of pool samples drawn uniformly (a baseline; ``random_state``
-        seeds it).
+        ``"nearest"``: nearest-neighbour selection. ``"random"``: a baseline
+        that draws as many pool samples as ``"nearest"`` selects, uniformly
+        from the same candidates (with ``label_filter``, the pool samples whose
+        weak label some error sample has); ``random_state`` seeds it.
 
     error_source : {"labels", "metaerr"}, default="labels"
         Where the error sample comes from; see above.
@@ -326,6 +343,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             None if self.embedding is None else clone(self.embedding).fit(X, y)
         )
         X_err, y_err, base_guess = self._error_sample(X, y, X_error, y_error, X_deploy)
+        _check_label_types(y, y_pool=y_pool, y_error=y_err)
         self.selected_ = self._select(X, X_err, y_err, base_guess, X_pool, y_pool, rng)
 
         parts_X, parts_y = (
@@ -437,31 +455,9 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             )
         name = "X_error" if self.error_source == "labels" else "X_deploy"
         Z_err = self._embed(X_err, name, Z_pool.shape[1])
-        n_pool = Z_pool.shape[0]
-
-        if self.strategy == "random":
-            # The inputs are checked as the nearest-neighbour core checks them.
-            for Z, what in ((Z_err, name), (Z_pool, "X_pool")):
-                if not np.isfinite(Z).all():
-                    raise ValueError(
-                        f"The embeddings of {what} contain NaN or infinity; remove "
-                        "or impute them first."
-                    )
-            n = (
-                self.budget
-                if self.budget is not None
-                else min(n_pool, self.n_neighbors * Z_err.shape[0])
-            )
-            if n > n_pool:
-                raise ValueError(
-                    f"budget={n} is larger than the pool ({n_pool} samples); lower "
-                    "the budget."
-                )
-            return np.sort(rng.choice(n_pool, size=n, replace=False))
-
         if y_err is None and self.label_filter:
             y_err = self._vote_labels(Z_err, Z_pool, y_pool, base_guess)
-        return select_neighbors(
+        selected = select_neighbors(
             Z_err,
             Z_pool,
             n_neighbors=None if self.budget is not None else self.n_neighbors,
@@ -473,6 +469,15 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             backend=self.neighbors_backend,
             n_jobs=self.n_jobs,
         )
+        if self.strategy == "nearest":
+            return selected
+        # The random baseline: as many pool samples as the nearest ones, from
+        # the same candidates (those carrying an error sample's label when
+        # filtering), so only the choice by distance differs.
+        candidates = np.arange(Z_pool.shape[0])
+        if self.label_filter:
+            candidates = candidates[np.isin(y_pool, y_err)]
+        return np.sort(rng.choice(candidates, size=selected.size, replace=False))
 
     def _vote_labels(self, Z_err, Z_pool, y_pool, base_guess):
         """Estimated true labels of the flagged samples (see ``flagged_labels``)."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -118,6 +119,26 @@ def test_random_strategy_is_seeded_and_sized(gap):
     assert a.selected_.shape == (40,)
     nearest = DataCentricDebugger(_base(), budget=40).fit(X, y, **kw)
     assert not np.array_equal(a.selected_, nearest.selected_)
+
+
+@pytest.mark.parametrize("label_filter", [False, True])
+def test_random_strategy_draws_as_many_from_the_same_candidates(gap, label_filter):
+    # In n_neighbors mode the nearest strategy adds the union of the error
+    # samples' neighbours, fewer than n_errors * k; the random baseline must add
+    # as many, and with the label filter only pool samples of an error label.
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    y_err = np.zeros_like(y_err)  # every failure labelled 0
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    params = dict(n_neighbors=10, label_filter=label_filter)
+    nearest = DataCentricDebugger(_base(), **params).fit(X, y, **kw)
+    rand = DataCentricDebugger(_base(), strategy="random", random_state=0, **params)
+    rand.fit(X, y, **kw)
+    assert nearest.selected_.size < 10 * X_err.shape[0]
+    assert rand.selected_.size == nearest.selected_.size
+    if label_filter:
+        assert np.all(y_pool[rand.selected_] == 0)
+    else:
+        assert np.any(y_pool[rand.selected_] == 1)
 
 
 def test_nearest_selection_repairs_the_gap_and_beats_random(gap):
@@ -340,6 +361,24 @@ def test_nan_embeddings(gap, where, strategy):
     arr[1, 0] = np.nan
     with pytest.raises(ValueError, match="NaN or infinity"):
         _fit(DataCentricDebugger(_base(), strategy=strategy), gap, **{where: arr})
+
+
+@pytest.mark.parametrize("where", ["y_pool", "y_error"])
+def test_labels_of_another_type_than_y(gap, where):
+    labels = gap[5] if where == "y_pool" else gap[3]
+    with pytest.raises(ValueError, match=f"y and {where} must hold labels of the same"):
+        _fit(DataCentricDebugger(_base()), gap, **{where: labels.astype(str)})
+
+
+@pytest.mark.parametrize("sparse_part", ["X_pool", "X_error"])
+def test_sparse_pool_or_error_sample_beside_dense_training_rows(gap, sparse_part):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    dense = DataCentricDebugger(_base(), budget=25).fit(X, y, **kw)
+    kw[sparse_part] = sp.csr_matrix(kw[sparse_part])
+    mixed = DataCentricDebugger(_base(), budget=25).fit(X, y, **kw)
+    np.testing.assert_array_equal(mixed.selected_, dense.selected_)
+    np.testing.assert_array_equal(mixed.predict(X_err), dense.predict(X_err))
 
 
 def test_missing_or_misplaced_error_sample(gap):
