@@ -177,7 +177,9 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     ``predict`` returns ``classes_[argmax(predict_proba)]`` - the prediction whose
     correctness the meta-learner models - even for bases whose own ``predict``
-    can disagree with their probabilities (e.g. ``SVC(probability=True)``).
+    can disagree with their probabilities (e.g. ``SVC(probability=True)``,
+    deprecated since scikit-learn 1.9, whose ``predict`` ignores its Platt
+    probabilities).
 
     Examples
     --------

@@ -17,6 +17,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.pipeline import Pipeline
 
 __all__ = [
     "ERROR_DETECTION_SCORERS",
@@ -484,7 +485,12 @@ _SCORER_METRICS = {
 
 
 def _correct_and_confidence(estimator, X, y):
-    """``(predict(X) == y, 1 - predict_error_proba(X))`` for an error predictor."""
+    """``(predict(X) == y, 1 - predict_error_proba(X))`` for an error predictor
+    (also the last step of a ``Pipeline``, which exposes no such method)."""
+    if isinstance(estimator, Pipeline) and hasattr(
+        estimator[-1], "predict_error_proba"
+    ):
+        X, estimator = estimator[:-1].transform(X), estimator[-1]
     if not hasattr(estimator, "predict_error_proba"):
         raise TypeError(
             "Error-detection scoring needs an estimator with `predict` and "
@@ -537,6 +543,7 @@ def make_error_detection_scorer(metric="auroc_f"):
     ``scoring=`` in ``GridSearchCV``, ``cross_validate`` and friends. It
     computes ``correct = estimator.predict(X) == y`` and
     ``confidence = 1 - estimator.predict_error_proba(X)``, then the metric.
+    A ``Pipeline`` ending in such an estimator is scored through its steps.
     Greater is better, as for every scikit-learn scorer: the metrics where
     lower is better are negated and their names start with ``neg_``.
 

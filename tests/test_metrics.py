@@ -11,6 +11,8 @@ from sklearn.datasets import make_blobs, make_classification
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk.metrics import (
     ERROR_DETECTION_SCORERS,
@@ -423,6 +425,26 @@ def test_scorer_in_grid_search(noisy_data, name):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     assert search.best_score_ == search.cv_results_["mean_test_score"].max()
     assert (search.best_score_ <= 0) == name.startswith("neg_")
+
+
+def test_scorer_sees_an_error_predictor_at_the_end_of_a_pipeline(noisy_data):
+    # `make_pipeline(scaler, MetaErrClassifier(...))` inside a grid search: the
+    # pipeline has no predict_error_proba of its own.
+    X, y = noisy_data
+    scaler = StandardScaler().fit(X)
+    pipe = make_pipeline(scaler, FakeErrorPredictor()).fit(X, y)
+    last = pipe[-1]
+    for name in SCORER_NAMES:
+        scorer = make_error_detection_scorer(name)
+        assert scorer(pipe, X, y) == scorer(last, scaler.transform(X), y)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), FakeErrorPredictor()),
+        {"fakeerrorpredictor__C": [0.01, 1.0]},
+        scoring=make_error_detection_scorer("auroc_f"),
+        cv=3,
+        error_score="raise",
+    ).fit(X, y)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
 
 def test_multimetric_grid_search(noisy_data):
