@@ -100,7 +100,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     cv : int, cross-validation generator or iterable, default=5
         Folds for the out-of-fold probabilities. An int means shuffled
-        ``StratifiedKFold`` seeded by ``random_state``.
+        ``StratifiedKFold`` seeded by ``random_state``; ``None`` means 5.
 
     n_neighbors : int, default=10
         Neighbours for the ``"neighbors"`` group.

@@ -20,7 +20,10 @@ def check_folds(y, cv, random_state, *, hint=_FOLD_HINT):
     An int ``cv`` becomes shuffled ``StratifiedKFold`` seeded by ``random_state``;
     a splitter object or an iterable of splits is used as given. ``hint`` ends
     the error message: what the caller's user can do about a short class.
+    ``None`` is scikit-learn's default, 5 folds.
     """
+    if cv is None:
+        cv = 5
     if isinstance(cv, int | np.integer):
         classes, counts = np.unique(y, return_counts=True)
         too_small = counts < cv

@@ -104,9 +104,10 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
 
     cv : int, cross-validation generator or iterable, default=3
         Folds over the real labelled samples for MetaErr's out-of-fold errors.
-        An int means shuffled ``StratifiedKFold`` seeded by ``random_state``;
-        every labelled class needs at least ``cv`` real labels (else
-        ``ValueError``: folds are never reduced silently).
+        An int means shuffled ``StratifiedKFold`` seeded by ``random_state``
+        (``None``: 5, as in scikit-learn); every labelled class needs at least
+        ``cv`` real labels (else ``ValueError``: folds are never reduced
+        silently).
 
     oof_fit : {"real", "real+pseudo"}, default="real"
         What each fold's model trains on. ``"real"``: the other folds' real

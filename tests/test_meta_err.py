@@ -423,12 +423,14 @@ def test_single_class(small_data):
         MetaErrClassifier(LogisticRegression()).fit(X, np.zeros(len(X)))
 
 
-def test_class_smaller_than_folds(small_data):
+@pytest.mark.parametrize("cv", [5, None])
+def test_class_smaller_than_folds(small_data, cv):
+    # cv=None is scikit-learn's 5 folds, with the same message
     X, y = small_data
     y = y.copy()
     y[:3] = 7
     with pytest.raises(ValueError, match=r"Class 7 has 3 member\(s\), fewer than cv=5"):
-        MetaErrClassifier(LogisticRegression()).fit(X, y)
+        MetaErrClassifier(LogisticRegression(), cv=cv).fit(X, y)
 
 
 @pytest.mark.parametrize(
