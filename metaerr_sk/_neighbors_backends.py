@@ -14,9 +14,17 @@ float64 re-ranking of :mod:`metaerr_sk._neighbors_numpy`:
   the result is exactly the numpy backend's.
 """
 
+import warnings
+
 import numpy as np
 
-from ._neighbors_numpy import _RERANK_BATCH, _Centred, _exact_top_k, _search_numpy
+from ._neighbors_numpy import (
+    _RERANK_BATCH,
+    _Centred,
+    _exact_top_k,
+    _MemoryLimitTooSmall,
+    _search_numpy,
+)
 
 # Candidates kept per query beyond k, for the certificate's gap (at least k).
 _EXTRA_CANDIDATES = 16
@@ -88,10 +96,9 @@ def _torch_plan(n_q, d, n_pool, n_keep, memory_bytes):
         qb = (qb + 1) // 2
     chunk = min(n_pool, chunk)
     if chunk < min(n_pool, n_keep):
-        need = (8 + 12 * d + 8) * min(n_pool, n_keep) / 2**20
-        raise ValueError(
-            f"memory_limit_mb is too small for the torch backend with "
-            f"{d}-dimensional embeddings; it needs at least {need:.3g} MB."
+        raise _MemoryLimitTooSmall(
+            (8 + 12 * d + 8) * min(n_pool, n_keep) / 2**20,
+            f"the torch backend with {d}-dimensional embeddings",
         )
     return qb, chunk
 
@@ -132,7 +139,11 @@ def _torch_candidates(torch, device, cq, pool, rows, n_keep, qb, chunk):
     for s in range(0, n_pool, chunk):
         src = pool[s : s + chunk] if rows is None else pool[rows[s : s + chunk]]
         if src.dtype == np.float32 and cq.scale == 1.0:  # centred on the device
-            pc = torch.from_numpy(np.ascontiguousarray(src)).to(device) - center32
+            with warnings.catch_warnings():
+                # a read-only pool (memory-mapped): the tensor is only read
+                warnings.filterwarnings("ignore", message=".*not writable")
+                pc = torch.from_numpy(np.ascontiguousarray(src))
+            pc = pc.to(device) - center32
         else:  # rounded once, as the bound requires
             tmp = np.empty(src.shape) if cq.scale != 1.0 else None
             out = np.empty(src.shape, dtype=np.float32)

@@ -112,6 +112,19 @@ def _round_up(x):
     return np.minimum(np.nextafter(x.astype(np.float32), np.float32(np.inf)), _F32_MAX)
 
 
+class _MemoryLimitTooSmall(ValueError):
+    """``memory_limit_mb`` below what a search needs: ``need_mb`` (for the
+    memory it was given), ``what`` (the setting), ``advice``. A caller that
+    gives the search a share of the user's limit rescales ``need_mb``."""
+
+    def __init__(self, need_mb, what, advice=""):
+        self.need_mb, self.what, self.advice = need_mb, what, advice
+        super().__init__(
+            f"memory_limit_mb is too small for {what}; it needs at least "
+            f"{need_mb:.3g} MB.{advice}"
+        )
+
+
 def _power_of_two_scale(bound):
     """A power of two bringing coordinates near 1 when they risk float32 range."""
     if bound == 0.0 or 2.0**-40 <= bound <= 2.0**40:
@@ -149,11 +162,10 @@ def _plan(qb, n_features, n_pool, k, extra_row_bytes, memory_bytes, n_threads):
         elif chunk > 1:
             chunk //= 2
         else:
-            need = per_thread(1, 1, 1) * n_threads / 2**20
-            raise ValueError(
-                f"memory_limit_mb is too small for {d}-dimensional embeddings with "
-                f"{n_threads} thread(s); it needs at least {need:.3g} MB. Raise "
-                "memory_limit_mb or lower n_jobs."
+            raise _MemoryLimitTooSmall(
+                per_thread(1, 1, 1) * n_threads / 2**20,
+                f"{d}-dimensional embeddings with {n_threads} thread(s)",
+                " Raise memory_limit_mb or lower n_jobs.",
             )
     # Pending candidates that trigger a merge; a merge costs O(qb * k), so this
     # amortises it. Like the candidate lists, O(n_queries * k): not in the limit.

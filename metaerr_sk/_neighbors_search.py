@@ -57,14 +57,31 @@ def _check_embeddings(X, name):
     return X, max(-lo, hi)
 
 
+# The products run in float32 on coordinates centred on the queries' mean (taken
+# in float32) and scaled by a power of two; squared, the scale must stay within
+# float64's range.
+_MAX_ABS, _MIN_ABS = 1e38, 1e-150
+
+
+def _check_magnitude(maxabs):
+    """``maxabs`` (the largest absolute coordinate) if the search can handle it."""
+    if maxabs > _MAX_ABS or 0.0 < maxabs < _MIN_ABS:
+        raise ValueError(
+            f"The embeddings' largest absolute value is {maxabs:.3g}; the exact "
+            f"search handles {_MIN_ABS:g} to {_MAX_ABS:g} (its products run in "
+            "float32). Rescale the embeddings, e.g. divide them by that value."
+        )
+    return maxabs
+
+
 def _check_number(value, name, integral=True):
     kind = numbers.Integral if integral else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an int" if integral else "a number"
         raise TypeError(f"{name} must be {what}, got {value!r}.")
-    if not value > 0:
+    if not value > 0 or not math.isfinite(value):
         raise ValueError(
-            f"{name} must be {'>= 1' if integral else '> 0'}, got {value}."
+            f"{name} must be {'>= 1' if integral else 'finite and > 0'}, got {value}."
         )
     return int(value) if integral else float(value)
 
@@ -192,9 +209,12 @@ def kneighbors_l2(
     ``(distance, index)``. The result is the exact top k of those float64
     distances: exact for data whose squared differences are exactly
     representable (e.g. small integers), otherwise exact up to float64 rounding,
-    which can in principle split two mathematically equal distances. Many points
-    tied with a query's k-th neighbour (e.g. duplicates) are all re-ranked, which
-    is slower but still exact. The ``"torch"`` backend returns the same result.
+    which can in principle split two mathematically equal distances. Points
+    tied with a query's k-th neighbour (e.g. duplicates) are all kept and
+    re-ranked: still exact, but the time grows with the square of their number
+    per query (80,000 copies of one point: 14 s on 2 cores, against 0.5 s for
+    scikit-learn's brute force). Deduplicate such pools first. The ``"torch"``
+    backend returns the same result.
     The ``"faiss"`` backend re-ranks only faiss's float32 top k, so float32
     rounding can change which near-tied points it returns.
 
@@ -224,7 +244,7 @@ def kneighbors_l2(
         pool,
         k,
         rows=None,
-        maxabs=max(q_max, p_max),
+        maxabs=_check_magnitude(max(q_max, p_max)),
         memory_bytes=_check_number(memory_limit_mb, "memory_limit_mb", False) * 2**20,
         n_threads=_effective_n_threads(n_jobs),
     )

@@ -7,9 +7,11 @@ of the exact search :func:`metaerr_sk.neighbors.kneighbors_l2`.
 
 import numpy as np
 
+from ._neighbors_numpy import _MemoryLimitTooSmall
 from ._neighbors_search import (
     _DEFAULT_MEMORY_LIMIT_MB,
     _check_embeddings,
+    _check_magnitude,
     _check_number,
     _check_width,
     _effective_n_threads,
@@ -26,6 +28,9 @@ def _check_labels(labels, n, name, emb_name):
             f"{name} must be a 1-D array with one label per row of {emb_name} "
             f"({n}), got shape {labels.shape}."
         )
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        # NaN equals no label, not even itself: it would select nothing
+        raise ValueError(f"{name} contains NaN; every sample needs a label.")
     return labels
 
 
@@ -33,8 +38,15 @@ def _label_groups(error_labels, pool_labels, n_error):
     """(error rows, pool rows) per label; pool rows of other labels are dropped."""
     if error_labels is None:
         return [(np.arange(n_error), None)]
+    try:
+        labels = np.unique(error_labels)
+    except TypeError as exc:  # None, or numbers mixed with strings
+        raise ValueError(
+            "error_labels must be all numbers or all strings (they cannot be "
+            f"sorted: {exc})."
+        ) from None
     groups = []
-    for label in np.unique(error_labels):
+    for label in labels:
         groups.append(
             (
                 np.flatnonzero(error_labels == label),
@@ -53,6 +65,7 @@ def _budget_select(search, errors, pool, groups, budget, kwargs):
     """
     n_pool, d = pool.shape
     nearest = np.full(n_pool, np.inf)
+    # half the limit for the search, half for the copies of pool rows
     kwargs = {**kwargs, "memory_bytes": kwargs["memory_bytes"] / 2}
     step = max(1024, int(kwargs["memory_bytes"] // (32 * (d + 1))))
     for q_rows, p_rows in groups:
@@ -64,7 +77,12 @@ def _budget_select(search, errors, pool, groups, budget, kwargs):
                 if p_rows is None
                 else p_rows[s : s + step]
             )
-            dist, _ = search(pool[part], errors_g, 1, rows=None, **kwargs)
+            try:
+                dist, _ = search(pool[part], errors_g, 1, rows=None, **kwargs)
+            except _MemoryLimitTooSmall as exc:
+                raise _MemoryLimitTooSmall(
+                    2 * exc.need_mb, f"budget selection with {exc.what}", exc.advice
+                ) from None
             nearest[part] = dist[:, 0]
     cutoff = np.partition(nearest, budget - 1)[budget - 1]
     tied = np.flatnonzero(nearest <= cutoff)
@@ -118,7 +136,9 @@ def select_neighbors(
         each error sample gets its ``n_neighbors`` nearest *agreeing* pool
         samples, and in budget mode a pool sample's distance is to its nearest
         agreeing error sample. Pool samples whose label no error sample has are
-        never selected.
+        never selected. An error sample whose label no pool sample has
+        retrieves nothing: an error with ``n_neighbors`` (it cannot get its
+        ``n_neighbors``), not with ``budget`` (the others fill it).
     memory_limit_mb : float, default=256
         Passed to :func:`~metaerr_sk.neighbors.kneighbors_l2`.
     backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
@@ -174,6 +194,8 @@ def select_neighbors(
         pool_labels = _check_labels(
             pool_labels, pool.shape[0], "pool_labels", "pool_embeddings"
         )
+    if not isinstance(label_filter, bool | np.bool_):
+        raise TypeError(f"label_filter must be True or False, got {label_filter!r}.")
     if label_filter and (error_labels is None or pool_labels is None):
         raise ValueError(
             "label_filter=True needs both error_labels and pool_labels; pass them "
@@ -183,7 +205,7 @@ def select_neighbors(
         error_labels if label_filter else None, pool_labels, errors.shape[0]
     )
     kwargs = dict(
-        maxabs=max(e_max, p_max),
+        maxabs=_check_magnitude(max(e_max, p_max)),
         memory_bytes=_check_number(memory_limit_mb, "memory_limit_mb", False) * 2**20,
         n_threads=_effective_n_threads(n_jobs),
     )
@@ -208,13 +230,19 @@ def select_neighbors(
         n_avail = pool.shape[0] if p_rows is None else p_rows.shape[0]
         if k > n_avail:
             where = (
-                f"the {n_avail} pool samples labelled {error_labels[q_rows[0]]}"
+                f"the {n_avail} pool samples labelled "
+                f"{np.asarray(error_labels[q_rows[0]]).item()!r}"
                 if p_rows is not None
                 else f"the pool ({n_avail} samples)"
             )
+            hint = (
+                " (are error_labels and pool_labels of the same type?)"
+                if n_avail == 0
+                else ""
+            )
             raise ValueError(
-                f"n_neighbors={k} is larger than {where}; lower n_neighbors or use "
-                "budget instead."
+                f"n_neighbors={k} is larger than {where}{hint}; lower n_neighbors "
+                "or use budget instead."
             )
         _, ind = search(errors[q_rows], pool, k, rows=p_rows, **kwargs)
         selected.append(ind.ravel() if p_rows is None else p_rows[ind.ravel()])

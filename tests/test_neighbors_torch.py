@@ -144,3 +144,24 @@ def test_on_the_gpu_with_tf32_allowed_by_the_caller(fallbacks):
     finally:
         torch.set_float32_matmul_precision(before)
     assert fallbacks == []
+
+
+def test_read_only_pool_gives_no_torch_warning(tmp_path):
+    # torch warns once per process about non-writable arrays; a fresh process
+    # is the only place where the warning can show.
+    code = f"""
+import warnings
+import numpy as np
+from metaerr_sk.neighbors import kneighbors_l2
+pool = np.lib.format.open_memmap(
+    {str(tmp_path / "pool.npy")!r}, mode="w+", dtype=np.float32, shape=(300, 4)
+)
+pool[:] = np.random.RandomState(0).standard_normal((300, 4))
+pool.flush()
+pool = np.load({str(tmp_path / "pool.npy")!r}, mmap_mode="r")
+warnings.simplefilter("error")
+kneighbors_l2(pool[:5], pool, 3, backend="torch")
+"""
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -360,7 +360,13 @@ X = np.zeros((4, 3))
         ([["a", "b", "c"]], X, {}, TypeError, "must hold real numbers"),
         (X, X, {"backend": "annoy"}, ValueError, "Unknown backend 'annoy'"),
         (X, X, {"backend": len}, TypeError, "backend must be a string"),
-        (X, X, {"memory_limit_mb": 0}, ValueError, "memory_limit_mb must be > 0"),
+        (X, X, {"memory_limit_mb": 0}, ValueError, "memory_limit_mb must be finite"),
+        (X, X, {"memory_limit_mb": np.inf}, ValueError, "must be finite and > 0"),
+        # beyond float32 (the products) or so small that the scaling overflows:
+        # these gave wrong neighbours or an OverflowError
+        ([[1e39]], [[0.0], [1.0]], {}, ValueError, "largest absolute value is 1e"),
+        ([[0.0]], [[1.0], [1e160]], {}, ValueError, "search handles 1e-150 to 1e"),
+        ([[0.0]], [[3e-160], [2e-160]], {}, ValueError, "Rescale the embeddings"),
         (X, X, {"memory_limit_mb": 1e-5}, ValueError, "memory_limit_mb is too small"),
         (X, X, {"n_jobs": 0}, ValueError, "n_jobs=0"),
         (X, X, {"n_jobs": 1.5}, TypeError, "n_jobs must be None or an int"),
@@ -430,8 +436,47 @@ LP = np.array([0] * 8 + [1] * 2)
             },
             "budget=3 is larger than the 2 pool samples whose label",
         ),
+        (E, P, {"budget": 3, "memory_limit_mb": np.inf}, "must be finite and > 0"),
+        (
+            E,
+            P,
+            {"label_filter": True, "error_labels": [np.nan, 1.0], "pool_labels": LP},
+            "error_labels contains NaN",
+        ),
+        (
+            E,
+            P,
+            {"label_filter": True, "error_labels": [None, "a"], "pool_labels": LP},
+            "error_labels must be all numbers or all strings",
+        ),
+        (
+            E,
+            P,
+            {"label_filter": True, "error_labels": ["0", "1"], "pool_labels": LP},
+            r"the 0 pool samples labelled '0' \(are error_labels and pool_labels of",
+        ),
     ],
 )
 def test_select_neighbors_rejects_bad_input(errors, pool, kwargs, match):
     with pytest.raises(ValueError, match=match):
         select_neighbors(errors, pool, **kwargs)
+
+
+def test_budget_mode_reports_the_memory_it_needs():
+    # The budget pass gives the search half of the limit; the minimum it
+    # reports must be the user's limit, not the half.
+    errors, pool = np.ones((2, 513)), np.ones((5, 513))
+    with pytest.raises(ValueError, match="needs at least") as info:
+        select_neighbors(errors, pool, budget=2, memory_limit_mb=0.01, n_jobs=1)
+    need = float(str(info.value).split("at least ")[1].split(" MB")[0])
+    selected = select_neighbors(
+        errors, pool, budget=2, memory_limit_mb=need * 1.01, n_jobs=1
+    )
+    assert_array_equal(selected, [0, 1])
+    with pytest.raises(ValueError, match="needs at least"):
+        select_neighbors(errors, pool, budget=2, memory_limit_mb=need * 0.97, n_jobs=1)
+
+
+def test_select_neighbors_label_filter_must_be_a_bool():
+    with pytest.raises(TypeError, match="label_filter must be True or False"):
+        select_neighbors(E, P, label_filter="yes", error_labels=LE, pool_labels=LP)
