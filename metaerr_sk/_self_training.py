@@ -148,7 +148,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         Number of self-training iterations run.
 
     termination_condition_ : {"max_iter", "no_change", "all_labeled"}
-        Why fitting stopped.
+        Why fitting stopped. ``"no_change"`` in the first iteration (nothing
+        trusted enough) comes with a ``UserWarning``.
 
     history_ : list of dict
         One record per iteration: ``iteration``, ``n_added``,
@@ -416,6 +417,18 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                 )
             if added.size == 0:
                 self.termination_condition_ = "no_change"
+                if self.n_iter_ == 1:
+                    # otherwise a user silently gets the supervised base
+                    warnings.warn(
+                        "SelfTrainingWithMetaErr added no pseudo-label: no "
+                        "unlabelled sample's predicted P(base is right) exceeds "
+                        f"threshold={self.threshold} (the highest is "
+                        f"{1.0 - p_error.min():.3g}), so the final model is the "
+                        "base fitted on the labelled samples only. Lower the "
+                        "threshold or use criterion='k_best'.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
                 break
 
         if has_label.all():

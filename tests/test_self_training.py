@@ -127,9 +127,9 @@ def test_class_with_fewer_labels_than_folds_rejected(digits):
 def test_nothing_trusted_in_first_iteration(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
-    clf = SelfTrainingWithMetaErr(_base(), threshold=1.0 - 1e-12, random_state=0).fit(
-        X, y_semi
-    )
+    clf = SelfTrainingWithMetaErr(_base(), threshold=1.0 - 1e-12, random_state=0)
+    with pytest.warns(UserWarning, match="added no pseudo-label.*highest is"):
+        clf.fit(X, y_semi)
     assert clf.termination_condition_ == "no_change"
     assert clf.n_iter_ == 1
     assert clf.history_[0]["n_added"] == 0
