@@ -219,6 +219,11 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     flags: false alarms retrieve pool samples near inputs the base already gets
     right.
 
+    In ``GridSearchCV`` or ``cross_validate``, scikit-learn splits every fit
+    parameter with as many rows as ``X`` along with ``X``: a pool (or error
+    sample, or deployment set) of exactly ``len(X)`` rows would silently be cut
+    to each training fold. Give it any other size.
+
     References
     ----------
     .. [1] S. Singla, A. M. Chegini, M. Moayeri, S. Feizi, "Data-Centric
