@@ -390,7 +390,14 @@ def _search_numpy(queries, pool, k, *, rows, maxabs, memory_bytes, n_threads):
                 for b in blocks:
                     st = states[b]
                     _scan(st, pc, s, q_aug, block, group_min, margin_p, k)
-                    if st.n_pending >= merge_at or (st.n_pending and not st.seeded):
+                    # A merge costs O(candidates kept): waiting for as many
+                    # pending keeps many ties (duplicates) or k near the pool
+                    # size O(n log n) rather than O(n^2). Unseeded queries merge
+                    # early, for a finite k-th bound, but as geometrically.
+                    due = max(merge_at, st.row.size)
+                    if st.n_pending >= due or (
+                        not st.seeded and st.n_pending >= st.row.size
+                    ):
                         st.merge(kappa_p)
         for st in states.values():
             st.merge(kappa_p)

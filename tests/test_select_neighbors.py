@@ -480,3 +480,25 @@ def test_budget_mode_reports_the_memory_it_needs():
 def test_select_neighbors_label_filter_must_be_a_bool():
     with pytest.raises(TypeError, match="label_filter must be True or False"):
         select_neighbors(E, P, label_filter="yes", error_labels=LE, pool_labels=LP)
+
+
+@pytest.mark.parametrize("k", [1, 20_000])
+def test_many_ties_merge_candidates_geometrically(monkeypatch, k):
+    # Every pool row tied (duplicates), or k = the whole pool: all rows stay
+    # candidates, and a merge costs O(candidates). Merging every chunk made the
+    # search quadratic (20k duplicates under a small memory limit: ~1 min);
+    # merging only when the pending rows match those kept takes O(log n) merges.
+    merges = []
+    merge = _neighbors_numpy._Candidates.merge
+
+    def counted(self, kappa_p):
+        merges.append(self.n_pending)
+        return merge(self, kappa_p)
+
+    monkeypatch.setattr(_neighbors_numpy._Candidates, "merge", counted)
+    dist, ind = kneighbors_l2(
+        np.zeros((5, 3)), np.zeros((20_000, 3)), k, memory_limit_mb=0.05, n_jobs=1
+    )
+    assert_array_equal(ind, np.tile(np.arange(k), (5, 1)))  # ties: lower index
+    assert np.all(dist == 0)
+    assert len(merges) <= 2 * np.log2(20_000) + 4
