@@ -51,7 +51,8 @@ class ClassNeighbors:
     alpha : float
         Fraction of each class's points with the largest k-NN radius removed
         from that class's index before distances are measured (Trust Score's
-        density filtering). ``0`` keeps every point.
+        density filtering, as in Jiang et al.'s reference code). ``0`` keeps
+        every point.
     """
 
     def __init__(self, n_neighbors=10, alpha=0.0):
@@ -82,12 +83,17 @@ class ClassNeighbors:
         return self
 
     def _density_filter(self, Z, rows):
-        if self.alpha <= 0 or rows.size <= self.n_neighbors_ + 1:
+        """Jiang et al.'s reference filter: a point's radius is the distance to
+        its ``n_neighbors``-th nearest class point, itself counted first; those
+        above the ``1 - alpha`` percentile of the radii leave. A class of fewer
+        than ``n_neighbors`` points is kept whole (the reference code fails)."""
+        k = self.n_neighbors
+        if self.alpha <= 0 or rows.size < k:
             return rows
-        index = NearestNeighbors(n_neighbors=self.n_neighbors_ + 1).fit(Z[rows])
-        radius = index.kneighbors()[0][:, -1]
-        n_keep = max(1, int(np.ceil(rows.size * (1 - self.alpha))))
-        return rows[np.sort(np.argsort(radius, kind="stable")[:n_keep])]
+        points = Z[rows]
+        radius = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)[0]
+        radius = radius[:, -1]
+        return rows[radius <= np.percentile(radius, (1 - self.alpha) * 100)]
 
     def class_distances(self, Z, *, exclude_self=False):
         """Distance from each row of ``Z`` to the nearest point of each class.

@@ -89,6 +89,12 @@ def check_precomputed_proba(proba, n_samples, n_classes, *, name="oof_proba"):
         )
     if not np.all(np.isfinite(proba)) or np.any(proba < 0):
         raise ValueError(f"{name} must hold finite, non-negative probabilities.")
+    check_rows_sum_to_one(proba, name)
+    return proba
+
+
+def check_rows_sum_to_one(proba, name):
+    """Probabilities, not scores: each row of ``proba`` sums to one."""
     row_sums = proba.sum(axis=1)
     if not np.allclose(row_sums, 1.0, atol=1e-4):
         worst = np.argmax(np.abs(row_sums - 1.0))
@@ -97,4 +103,3 @@ def check_precomputed_proba(proba, n_samples, n_classes, *, name="oof_proba"):
             f"{worst} sums to {row_sums[worst]:.6g}. Pass probabilities, not "
             "scores or logits (apply a softmax first)."
         )
-    return proba

@@ -19,11 +19,14 @@ NeurIPS 2021.
 Jiang, Kim, Guan & Gupta, "To Trust Or Not To Trust A Classifier", NeurIPS 2018.
 """
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._neighbors import ClassNeighbors, trust_ratio
+from ._oof import check_rows_sum_to_one
 
 __all__ = [
     "BASELINES",
@@ -41,9 +44,15 @@ __all__ = [
 
 
 def _check_proba(proba):
-    proba = check_array(proba, ensure_min_features=2, input_name="proba")
+    proba = check_array(proba, input_name="proba")
+    if proba.shape[1] < 2:
+        raise ValueError(
+            f"proba has {proba.shape[1]} column(s); it needs one per class, at least 2."
+        )
     if np.any(proba < 0):
         raise ValueError("proba must be non-negative class probabilities.")
+    # rows of scores would give e.g. a positive "negative entropy"
+    check_rows_sum_to_one(proba, "proba")
     return proba
 
 
@@ -152,7 +161,10 @@ class TrustScore(BaseEstimator):
 
     alpha : float, default=0.0
         Fraction of each class's training points, those with the largest
-        ``n_neighbors``-NN radius, left out of the class's index.
+        ``n_neighbors``-NN radius (the point itself counted as its first
+        neighbour), left out of the class's index: the points above the
+        ``1 - alpha`` percentile of the radii, as in the authors' reference
+        code. A class of fewer than ``n_neighbors`` points is kept whole.
 
     Attributes
     ----------
@@ -189,8 +201,16 @@ class TrustScore(BaseEstimator):
                 "TrustScore needs at least two classes in y; got "
                 f"{self.classes_.size} class."
             )
-        if not 0 <= self.alpha < 1:
+        if not isinstance(self.alpha, numbers.Real) or not 0 <= self.alpha < 1:
             raise ValueError(f"alpha must be in [0, 1), got {self.alpha!r}.")
+        if (
+            isinstance(self.n_neighbors, bool)
+            or not isinstance(self.n_neighbors, numbers.Integral)
+            or self.n_neighbors < 1
+        ):
+            raise ValueError(
+                f"n_neighbors must be an int >= 1, got {self.n_neighbors!r}."
+            )
         self.neighbors_ = ClassNeighbors(self.n_neighbors, self.alpha).fit(
             X, y_index, self.classes_.size
         )

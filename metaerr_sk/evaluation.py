@@ -14,7 +14,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ._meta_err import MetaErrClassifier
 from .baselines import BASELINES, get_baseline
-from .metrics import error_detection_report
+from .metrics import _is_correct, error_detection_report
 
 __all__ = ["evaluate_error_detection", "format_table"]
 
@@ -61,9 +61,22 @@ def evaluate_error_detection(
     result : dict
         ``"accuracy"``, ``"error_rate"``, ``"fit_seconds"`` and ``"scores"``:
         ``{method: {metric: value}}``.
+
+    Raises
+    ------
+    ValueError
+        If the base is right (or wrong) on every test sample, as there is then
+        no failure to detect; if two meta-learners share a row name.
     """
     params = dict(metaerr_params or {})
-    first, *rest = meta_learners
+    first, *rest = _check_meta_learners(meta_learners)
+    if isinstance(baselines, str):
+        raise TypeError(
+            f"baselines must be a sequence of names, e.g. ({baselines!r},); got "
+            "a string."
+        )
+    for name in baselines:  # unknown names fail before the fitting, not after
+        get_baseline(name)
     start = time.perf_counter()
     model = MetaErrClassifier(
         estimator, meta_learner=first, random_state=random_state, **params
@@ -71,7 +84,14 @@ def evaluate_error_detection(
     fit_seconds = time.perf_counter() - start
 
     proba = model.predict_proba(X_test)
-    correct = model.predict(X_test) == np.asarray(y_test)
+    correct = _is_correct(model.predict(X_test), y_test)
+    if correct.all() or not correct.any():
+        raise ValueError(
+            f"The base is {'right' if correct.all() else 'wrong'} on every one of "
+            f"the {correct.size} test samples: there is no failure to detect, so "
+            "AUROC_f and the other ranking metrics are undefined. Use a larger or "
+            "harder test set."
+        )
     scores = {}
 
     space = baseline_space or _space_of(model)
@@ -101,6 +121,29 @@ def evaluate_error_detection(
     }
 
 
+def _check_meta_learners(meta_learners):
+    if isinstance(meta_learners, str):
+        raise TypeError(
+            "meta_learners must be a sequence of names or classifiers, e.g. "
+            f"({meta_learners!r},); got a string."
+        )
+    meta_learners = list(meta_learners)
+    if not meta_learners:
+        raise ValueError(
+            "meta_learners is empty; give at least one, e.g. ('logistic',)."
+        )
+    labels = [_label(m) for m in meta_learners]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        # each gives one row of the result, keyed by its label
+        raise ValueError(
+            f"meta_learners give the same row name more than once: {repeated}. "
+            "Compare differently configured classifiers of one class in separate "
+            "calls."
+        )
+    return meta_learners
+
+
 def _label(meta_learner):
     name = (
         meta_learner if isinstance(meta_learner, str) else type(meta_learner).__name__
@@ -117,6 +160,8 @@ def _space_of(model):
 
 def format_table(scores, metrics=None, *, floatfmt=".4f"):
     """Markdown table: one row per method, one column per metric."""
+    if not scores:
+        raise ValueError("scores is empty: there is nothing to tabulate.")
     metrics = metrics or list(next(iter(scores.values())))
     lines = [
         "| method | " + " | ".join(metrics) + " |",

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 __all__ = [
     "ERROR_DETECTION_SCORERS",
@@ -502,9 +503,17 @@ def _correct_and_confidence(estimator, X, y):
             "Error-detection scoring needs the true labels `y` to know which "
             "base predictions are correct; got y=None."
         )
-    correct = np.asarray(estimator.predict(X)) == np.asarray(y)
+    correct = _is_correct(estimator.predict(X), y)
     confidence = 1 - np.asarray(estimator.predict_error_proba(X), dtype=np.float64)
     return correct, confidence
+
+
+def _is_correct(y_pred, y_true):
+    """``y_pred == y_true`` for two label vectors of one length: numpy would
+    broadcast a single label, or a column, without a word."""
+    y_true = column_or_1d(y_true, warn=True)
+    check_consistent_length(y_pred, y_true)
+    return np.asarray(y_pred) == y_true
 
 
 class _ErrorDetectionScorer:

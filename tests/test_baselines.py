@@ -66,13 +66,57 @@ def test_trust_score_alpha_filters_outliers():
     assert plain[0] > 1 > filtered[0]
 
 
+def _reference_trust_score(X, y, X_test, pred, k, alpha):
+    """Jiang et al.'s reference code (google-research TrustScore), ported."""
+    from sklearn.neighbors import KDTree
+
+    kept = []
+    for c in np.unique(y):
+        X_c = X[y == c]
+        radius = KDTree(X_c).query(X_c, k=k)[0][:, -1]
+        kept.append(X_c[radius <= np.percentile(radius, (1 - alpha) * 100)])
+    d = np.column_stack([KDTree(X_c).query(X_test, k=1)[0][:, 0] for X_c in kept])
+    rows = np.arange(len(X_test))
+    d_pred = d[rows, pred].copy()
+    d[rows, pred] = np.inf
+    return (d.min(axis=1) + 1e-12) / (d_pred + 1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 0.3])
+def test_trust_score_density_filter_matches_the_reference_code(alpha):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 4))
+    y = rng.randint(0, 3, 300)
+    X_test = rng.standard_normal((100, 4))
+    proba = rng.dirichlet(np.ones(3), size=100)
+    ours = TrustScore(n_neighbors=10, alpha=alpha).fit(X, y).confidence(X_test, proba)
+    ref = _reference_trust_score(X, y, X_test, proba.argmax(axis=1), 10, alpha)
+    np.testing.assert_allclose(ours, ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n_neighbors", [0, -3, 2.5, True])
+def test_trust_score_rejects_bad_n_neighbors(n_neighbors):
+    with pytest.raises(ValueError, match="n_neighbors must be an int >= 1"):
+        TrustScore(n_neighbors=n_neighbors).fit([[0.0], [1.0], [2.0]], [0, 1, 1])
+
+
 @pytest.mark.parametrize(
     ("proba", "message"),
-    [([[0.5], [0.5]], "minimum of 2"), ([[-0.1, 1.1]], "non-negative")],
+    [
+        ([[0.5], [0.5]], r"1 column\(s\); it needs one per class"),
+        ([[-0.1, 1.1]], "non-negative"),
+        # scores, not probabilities: a positive "negative entropy", a DOCTOR
+        # score above any distribution's
+        ([[2.0, 1.0]], "row 0 sums to 3"),
+        ([[0.0, 0.0]], "row 0 sums to 0"),
+    ],
 )
-def test_bad_proba(proba, message):
+@pytest.mark.parametrize(
+    "score", [max_softmax_probability, margin, negative_entropy, doctor]
+)
+def test_bad_proba(proba, message, score):
     with pytest.raises(ValueError, match=message):
-        max_softmax_probability(proba)
+        score(proba)
 
 
 def test_trust_score_errors():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_blobs, make_classification
-from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -445,6 +445,19 @@ def test_scorer_sees_an_error_predictor_at_the_end_of_a_pipeline(noisy_data):
         error_score="raise",
     ).fit(X, y)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_scorer_checks_the_length_of_y(noisy_data):
+    # one label (or a scalar) used to be broadcast against every prediction
+    X, y = noisy_data
+    estimator = FakeErrorPredictor().fit(X, y)
+    scorer = make_error_detection_scorer("neg_aurc")
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        scorer(estimator, X, y[:1])
+    with pytest.raises(ValueError, match="1d array"):
+        scorer(estimator, X, 1)
+    with pytest.warns(DataConversionWarning):  # a column is raveled, as in sklearn
+        assert scorer(estimator, X, y[:, None]) == scorer(estimator, X, y)
 
 
 def test_multimetric_grid_search(noisy_data):
