@@ -24,7 +24,7 @@ Groups (selected by ``MetaErrClassifier(features=...)``):
 import numpy as np
 
 from ._neighbors import ClassNeighbors, trust_ratio
-from .baselines import doctor, margin, negative_entropy
+from .baselines import _check_proba, _doctor, _margin, _negative_entropy
 
 FEATURE_GROUPS = ("confidence", "proba", "class", "neighbors", "input")
 
@@ -34,17 +34,22 @@ _LOG_CLIP = 10.0
 
 
 def confidence_features(proba):
-    """Classic confidence scores of each row, shape ``(n_samples, 6)``."""
+    """Classic confidence scores of each row, shape ``(n_samples, 6)``.
+
+    The base's probabilities are taken as they come (finite, non-negative):
+    float32 ones can miss a row sum of one by far more than rounding, which
+    the public baselines reject as "not probabilities"."""
+    proba = _check_proba(proba)
     p_max = proba.max(axis=1)
-    marg = margin(proba)
+    marg = _margin(proba)
     return np.column_stack(
         [
             p_max,
             -np.log(np.clip(1.0 - p_max, _EPS, None)),
             marg,
             -np.log(np.clip(1.0 - marg, _EPS, None)),
-            negative_entropy(proba),
-            doctor(proba),
+            _negative_entropy(proba),
+            _doctor(proba),
         ]
     )
 

@@ -135,3 +135,11 @@ def test_trust_score_errors():
 def test_unknown_baseline():
     with pytest.raises(ValueError, match="Unknown baseline 'odin'"):
         get_baseline("odin")
+
+
+def test_probabilities_may_miss_one_by_float32_rounding():
+    # float32 probabilities (GaussianNB on MNIST pixels: 1.2e-4) are still
+    # probabilities; scores are off by far more (see test_bad_proba)
+    proba = np.array([[0.7005, 0.3], [0.5, 0.4995]], dtype=np.float32)
+    for score in (max_softmax_probability, margin, negative_entropy, doctor):
+        assert np.all(np.isfinite(score(proba)))
