@@ -23,6 +23,7 @@ import gzip
 import io
 import tarfile
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,7 @@ def _read_idx(path, relpath, data_dir, *, ndim):
         )
         if len(raw) != header + int(np.prod(shape)):
             raise ValueError(f"{len(raw) - header} data bytes for shape {shape}")
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
         raise _corrupt_error(path, relpath, data_dir, reason=str(exc)) from exc
     # bytearray: the returned array owns writable memory
     return np.frombuffer(bytearray(raw[header:]), dtype=np.uint8).reshape(shape)
@@ -389,7 +390,16 @@ def load_cifar10(
     except (OSError, EOFError, tarfile.TarError, ValueError) as exc:
         raise _corrupt_error(path, _CIFAR10_FILE, data_dir, reason=str(exc)) from exc
     _check_cifar_classes(class_names, path, data_dir, verify)
-    _atomic_savez(cache, X=X, y=y, class_names=class_names)
+    try:
+        _atomic_savez(cache, X=X, y=y, class_names=class_names)
+    except OSError as exc:  # the cache only saves time: keep the decoded data
+        warnings.warn(
+            f"Could not write the CIFAR-10 decode cache {cache} ({exc}); the data "
+            "is returned, but the next call decodes again. Set cache_dir or "
+            "METAERR_CACHE_DIR to a writable folder.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return X, y
 
 
@@ -447,6 +457,10 @@ def load_digits_images(*, subset="train"):
     return X, y
 
 
+#: Loader options about files, which the embedded digits ignore.
+_FILE_OPTIONS = ("verify", "cache_dir", "verbose")
+
+
 def load_dataset(name, data_dir=None, *, subset="train", **kwargs):
     """Load a vision dataset by name.
 
@@ -462,7 +476,7 @@ def load_dataset(name, data_dir=None, *, subset="train", **kwargs):
         Which part of the dataset.
     **kwargs : dict
         Passed to the loader (``verify``; ``cache_dir`` and ``verbose`` for
-        "cifar10").
+        "cifar10"); "digits", embedded, ignores them.
 
     Returns
     -------
@@ -479,6 +493,8 @@ def load_dataset(name, data_dir=None, *, subset="train", **kwargs):
     (899, 8, 8)
     """
     if name == "digits":
+        # embedded in scikit-learn: no file to verify or cache
+        kwargs = {k: v for k, v in kwargs.items() if k not in _FILE_OPTIONS}
         return load_digits_images(subset=subset, **kwargs)
     loaders = {
         "mnist": load_mnist,

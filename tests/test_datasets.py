@@ -151,6 +151,17 @@ def test_unparsable_file_error(data_dir, tmp_path, payload, reason):
         load_mnist(tmp_path, subset="test", verify=False)
 
 
+def test_damaged_deflate_stream_error(data_dir, tmp_path):
+    # bytes flipped inside the compressed data: zlib.error, which escaped
+    path = _copy_mnist_test(data_dir, tmp_path)
+    path.chmod(0o644)
+    raw = bytearray(path.read_bytes())
+    raw[500:516] = bytes(b ^ 0xFF for b in raw[500:516])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="could not be read.*invalid distance"):
+        load_mnist(tmp_path, subset="test", verify=False)
+
+
 @pytest.mark.parametrize("subset", ["valid", None])
 def test_bad_subset(subset):
     with pytest.raises(ValueError, match="subset must be one of"):
@@ -175,6 +186,9 @@ def test_load_digits_images():
 def test_load_dataset_dispatch(data_dir):
     X, y = load_dataset("digits", subset="test")
     assert X.shape == (899, 8, 8)
+    # the file options every other dataset takes: nothing to do for digits
+    X2, _ = load_dataset("digits", subset="test", verify=False, cache_dir="/nowhere")
+    np.testing.assert_array_equal(X2, X)
     X, y = load_dataset("mnist", data_dir, subset="test")
     np.testing.assert_array_equal(y, load_mnist(data_dir, subset="test")[1])
     with pytest.raises(ValueError, match="Unknown dataset 'svhn'"):
@@ -273,6 +287,16 @@ def test_cifar_unreadable_cache_is_rebuilt(tiny_cifar):
     with pytest.warns(RuntimeWarning, match="unreadable cache file"):
         X2, _ = load_cifar10(data, cache_dir=cache, verify=False)
     np.testing.assert_array_equal(X, X2)
+
+
+def test_cifar_unwritable_cache_keeps_the_decoded_data(tiny_cifar):
+    data, cache = tiny_cifar
+    cache.write_bytes(b"a file where the cache folder should be")
+    with pytest.warns(RuntimeWarning, match="Could not write the CIFAR-10 decode"):
+        X, y = load_cifar10(data, cache_dir=cache, verify=False)
+    X_ok, y_ok = load_cifar10(data, cache_dir=cache.with_name("ok"), verify=False)
+    np.testing.assert_array_equal(X, X_ok)
+    np.testing.assert_array_equal(y, y_ok)
 
 
 def test_cifar_checksum_mismatch(tiny_cifar):

@@ -67,6 +67,17 @@ def test_images_to_float32():
         images_to_float32(X.astype(np.int32))
     with pytest.raises(ValueError, match="shape"):
         images_to_float32(np.zeros(5, dtype=np.uint8))
+    assert images_to_float32(np.zeros((0, 28, 28), dtype=np.uint8)).shape == (0, 784)
+
+
+def test_float_images_outside_the_unit_range_warn():
+    # 0-255 floats (or digits' 0-16) would be read as nearly saturated
+    with pytest.warns(UserWarning, match="largest value is 255"):
+        images_to_float32(np.full((2, 28, 28), 255.0))
+    from metaerr_sk.nn._resnet import as_image_batch
+
+    with pytest.warns(UserWarning, match="largest value is 16"):
+        as_image_batch(np.full((2, 8, 8), 16.0), allow_grey=True)
 
 
 @pytest.mark.parametrize("shape", [(4, 784), (4, 28, 28), (4, 1, 28, 28)])
@@ -83,6 +94,24 @@ def test_small_cnn_rejects_bad_input():
         SmallCNN()(torch.zeros(2, 784, dtype=torch.uint8))
     with pytest.raises(ValueError, match="28x28"):
         SmallCNN()(torch.zeros(2, 3, 32, 32))
+
+
+def test_cnn_labels_are_checked_before_training():
+    # torch's errors came from deep inside a training step
+    rng = np.random.default_rng(0)
+    X = rng.random((20, 784), dtype=np.float32)
+    y = np.arange(20) % 10
+
+    def fit(labels):
+        return make_cnn_classifier(max_epochs=1, random_state=0).fit(X, labels)
+
+    reference = fit(y).predict_proba(X)
+    for labels in (y.astype(np.int32), y.astype(np.float64)):  # integer values
+        np.testing.assert_array_equal(fit(labels).predict_proba(X), reference)
+    with pytest.raises(ValueError, match="integer class labels.*LabelEncoder"):
+        fit(y.astype(str))
+    with pytest.raises(ValueError, match="must be 0..9, got labels from 1 to 10"):
+        fit(y + 1)
 
 
 def test_cnn_learns_mnist(mnist_small):
@@ -290,6 +319,20 @@ def test_embedding_grey_images(data_dir, mnist_small):
     np.testing.assert_allclose(emb.transform(rgb), Z, atol=1e-5)
     with pytest.raises(ValueError, match="got shape \\(20, 40, 40\\)"):
         emb.transform(np.zeros((20, 40, 40), dtype=np.uint8))
+    # one RGB image used to pass as 32 grey images 3 pixels wide
+    with pytest.raises(ValueError, match=r"one colour image\? Pass a batch"):
+        emb.transform(np.zeros((32, 32, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function"])
+def test_unfitted_pretrained_models_raise_not_fitted(method):
+    from sklearn.exceptions import NotFittedError
+
+    X = np.zeros((2, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(NotFittedError):
+        getattr(PretrainedCifarResNet(), method)(X)
+    with pytest.raises(NotFittedError):
+        ResNetEmbedding().transform(X)
 
 
 # ---------------------------------------------------------------- CUDA

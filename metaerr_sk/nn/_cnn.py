@@ -5,7 +5,12 @@ import torch
 from skorch import NeuralNetClassifier
 from torch import nn
 
-from ._torch_utils import check_device, local_torch_seed, seed_from_random_state
+from ._torch_utils import (
+    check_device,
+    local_torch_seed,
+    seed_from_random_state,
+    warn_if_not_unit_range,
+)
 
 
 def images_to_float32(X):
@@ -42,13 +47,14 @@ def images_to_float32(X):
     if X.dtype == np.uint8:
         X = X.astype(np.float32) / np.float32(255)
     elif np.issubdtype(X.dtype, np.floating):
+        warn_if_not_unit_range(X)
         X = X.astype(np.float32, copy=False)
     else:
         raise TypeError(
             f"Expected uint8 images (0-255) or float images in [0, 1], got dtype "
             f"{X.dtype}; convert them with X.astype(np.uint8) or scale to [0, 1]."
         )
-    return X.reshape(len(X), -1)
+    return X.reshape(len(X), int(np.prod(X.shape[1:])))  # also for 0 images
 
 
 class SmallCNN(nn.Module):
@@ -154,9 +160,35 @@ class SeededNeuralNetClassifier(NeuralNetClassifier):
             The trained network.
         """
         check_device(self.device)
+        if y is not None and not isinstance(y, torch.utils.data.Dataset):
+            y = _class_indices(y, self.classes)
         seed = seed_from_random_state(self.random_state)
         with local_torch_seed(seed, self.device):
             return super().fit(X, y, **fit_params)
+
+
+def _class_indices(y, classes):
+    """``y`` as the int64 class indices the cross-entropy loss takes.
+
+    torch's own errors for int32, float or out-of-range labels ("expected
+    target dtype to be Long", "Target 10 is out of bounds") come from deep in a
+    training step."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iub":
+        raise ValueError(
+            f"The network needs integer class labels, got dtype {y.dtype}; encode "
+            "them with sklearn.preprocessing.LabelEncoder."
+        )
+    top = None if classes is None else len(classes) - 1
+    if y.size and (y.min() < 0 or (top is not None and y.max() > top)):
+        raise ValueError(
+            f"Class labels must be 0..{'n_classes - 1' if top is None else top}, "
+            f"got labels from {y.min()} to {y.max()}; encode them with "
+            "sklearn.preprocessing.LabelEncoder, or set n_classes."
+        )
+    return y.astype(np.int64, copy=False)
 
 
 def make_cnn_classifier(

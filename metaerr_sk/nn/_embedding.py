@@ -97,5 +97,5 @@ class ResNetEmbedding(
         X_emb : ndarray of shape (n_samples, 64), dtype float32
         """
         return self._apply(
-            self.module_.features, X, desc=f"ResNet-{self.depth} embedding"
+            lambda net: net.features, X, desc=f"ResNet-{self.depth} embedding"
         )

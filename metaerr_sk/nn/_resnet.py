@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .._data_files import _corrupt_error, _resolve_file, get_data_dir
-from ._torch_utils import check_device
+from ._torch_utils import check_device, warn_if_not_unit_range
 
 __all__ = ["CifarResNet", "PretrainedCifarResNet", "load_cifar_resnet"]
 
@@ -204,6 +204,7 @@ def as_image_batch(X, *, allow_grey):
             f"Expected uint8 images (0-255) or float images in [0, 1], got dtype "
             f"{X.dtype}."
         )
+    warn_if_not_unit_range(X)
     shape = X.shape
     if X.ndim == 2 and shape[1] == 3072:
         return X.reshape(-1, 32, 32, 3)
@@ -215,11 +216,17 @@ def as_image_batch(X, *, allow_grey):
         if X.ndim == 2 and shape[1] in (784, 1024):
             side = int(round(shape[1] ** 0.5))
             return X.reshape(-1, side, side)
-        if X.ndim == 3 and shape[1] <= 32 and shape[2] <= 32:
+        if X.ndim == 3 and shape[2] in (3, 4):
+            # one RGB(A) image, not 32 grey images 3 pixels wide
+            raise ValueError(
+                f"Got shape {shape}: one colour image? Pass a batch, X[None]; "
+                "grey images are (n, H, W) with H, W between 5 and 32."
+            )
+        if X.ndim == 3 and 5 <= min(shape[1:]) and max(shape[1:]) <= 32:
             return X
     accepted = "(n, 32, 32, 3), (n, 3, 32, 32) or (n, 3072) RGB images"
     if allow_grey:
-        accepted += ", or grey images (n, H, W) with H, W <= 32, (n, 784), (n, 1024)"
+        accepted += ", or grey (n, H, W) with 5 <= H, W <= 32, (n, 784), (n, 1024)"
     raise ValueError(f"Expected {accepted}; got shape {shape}.")
 
 
@@ -285,11 +292,13 @@ class _PretrainedResNetBase(BaseEstimator):
             as_image_batch(X, allow_grey=self._allow_grey)
         self.module_ = load_cifar_resnet(self.depth, self.data_dir, device=self.device)
 
-    def _apply(self, network, X, desc):
-        """``network`` (the module or a part of it) on ``X``, batch by batch."""
+    def _apply(self, part, X, desc):
+        """``part(module_)`` (the network or a part of it) on ``X``, batch by
+        batch; ``part`` is a function so that an unfitted model fails in
+        ``check_is_fitted`` rather than on the missing ``module_``."""
         check_is_fitted(self)
         return batched_apply(
-            network,
+            part(self.module_),
             as_image_batch(X, allow_grey=self._allow_grey),
             batch_size=self.batch_size,
             device=next(self.module_.parameters()).device,
@@ -393,7 +402,7 @@ class PretrainedCifarResNet(ClassifierMixin, _PretrainedResNetBase):
         -------
         logits : ndarray of shape (n_samples, 10), dtype float32
         """
-        return self._apply(self.module_, X, desc=f"ResNet-{self.depth}")
+        return self._apply(lambda net: net, X, desc=f"ResNet-{self.depth}")
 
     def predict_proba(self, X):
         """Softmax class probabilities.
@@ -425,4 +434,5 @@ class PretrainedCifarResNet(ClassifierMixin, _PretrainedResNetBase):
         -------
         y_pred : ndarray of shape (n_samples,), dtype int64
         """
-        return self.classes_[self.decision_function(X).argmax(axis=1)]
+        scores = self.decision_function(X)  # checks that the model is fitted
+        return self.classes_[scores.argmax(axis=1)]

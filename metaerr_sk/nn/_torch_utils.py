@@ -1,10 +1,25 @@
 """Shared torch helpers: device checks and local (non-global) seeding."""
 
 import contextlib
+import warnings
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+
+
+def warn_if_not_unit_range(X):
+    """Float images are taken as already in [0, 1]; say so when they are not
+    (0-255 floats, or scikit-learn's digits at 0-16, would be read as mostly
+    saturated and give poor results without an error)."""
+    if np.issubdtype(X.dtype, np.floating) and X.size and np.nanmax(X) > 1:
+        warnings.warn(
+            f"Float images are taken to be in [0, 1], but their largest value is "
+            f"{float(np.nanmax(X)):.4g}: divide them by their scale (255 for "
+            "8-bit images, 16 for scikit-learn's digits), or pass uint8.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def check_device(device):
