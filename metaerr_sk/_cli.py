@@ -95,45 +95,96 @@ def compare(args):
     return 0
 
 
+def _count(text):
+    """argparse type: an int >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text):
+    """argparse type: a seed scikit-learn accepts (0 to 2**32 - 1)."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32), got {value}")
+    return value
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="metaerr", description=__doc__.split("\n")[0])
+    from . import __version__
+    from ._meta_learners import META_LEARNERS
+
+    parser = argparse.ArgumentParser(
+        prog="metaerr",
+        description="Predict, sample by sample, when a classifier is going to be "
+        "wrong: MetaErr against the baseline confidence scores.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     cmp = sub.add_parser(
-        "compare", help="MetaErr vs baseline confidence scores on one dataset"
+        "compare",
+        help="MetaErr vs baseline confidence scores on one dataset",
+        description="MetaErr against every baseline confidence score, under every "
+        "failure-detection metric, on one dataset (50/50 split per seed).",
     )
     cmp.add_argument(
         "--dataset",
         default="digits",
         choices=["digits", "mnist", "fashion_mnist", "cifar10"],
-        help="digits is embedded; the others read --data-dir (default: "
-        "$METAERR_DATA_DIR, then ../shared/data); cifar10 compares the bases "
-        "on the pretrained ResNet-20's 64-d embeddings (needs torch)",
+        help="digits (default) is embedded; the others read --data-dir; cifar10 "
+        "compares the bases on the pretrained ResNet-20's 64-d embeddings (needs "
+        "torch)",
     )
-    cmp.add_argument("--data-dir", default=None)
+    cmp.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of the canonical data files (default: $METAERR_DATA_DIR, "
+        "then ../shared/data); not used for digits",
+    )
     cmp.add_argument(
         "--base",
         nargs="+",
         default=["gaussian_nb", "logistic"],
         choices=sorted(_bases(0)),
+        help="base classifiers whose errors are predicted (default: %(default)s)",
     )
     cmp.add_argument(
         "--meta-learner",
         nargs="+",
         default=["logistic", "lightgbm"],
-        help="meta-learners to compare; the first is reported as MetaErr's default",
+        choices=sorted(META_LEARNERS),
+        help="meta-learners to compare; the first is reported as MetaErr's "
+        "default (default: %(default)s)",
     )
-    cmp.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    cmp.add_argument(
+        "--seeds",
+        type=_seed,
+        nargs="+",
+        default=[0, 1, 2],
+        help="one run per seed (default: %(default)s)",
+    )
     cmp.add_argument(
         "--n-samples",
-        type=int,
+        type=_count,
         default=10000,
-        help="subsample image datasets to this many samples before the split",
+        help="subsample the image datasets to this many samples before the "
+        "split (default: %(default)s; digits: all 1,797)",
     )
     args = parser.parse_args(argv)
+    for option in ("base", "meta_learner", "seeds"):
+        values = getattr(args, option)
+        if len(set(values)) < len(values):
+            cmp.error(f"--{option.replace('_', '-')} repeats a value: {values}")
     with warnings.catch_warnings():
         # Convergence chatter from base models would bury the tables.
         warnings.simplefilter("ignore", category=UserWarning)
-        return compare(args)
+        try:
+            return compare(args)
+        except FileNotFoundError as exc:  # a data file: the message says where
+            parser.exit(2, f"metaerr: error: {exc}\n")
 
 
 if __name__ == "__main__":

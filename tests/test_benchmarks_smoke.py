@@ -1,6 +1,7 @@
 """Every benchmark script runs end to end in its smoke mode (what CI can afford)."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,29 @@ def test_cli_compare_prints_every_method_and_metric(argv, capsys):
         "e_aurc",
     ):
         assert name in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--meta-learner", "foo"], "invalid choice: 'foo'"),
+        (["compare", "--n-samples", "0"], "must be at least 1, got 0"),
+        (["compare", "--seeds", "-1"], r"must be in \[0, 2\*\*32\), got -1"),
+        (["compare", "--seeds", "0", "0"], r"--seeds repeats a value: \[0, 0\]"),
+        (
+            ["compare", "--dataset", "mnist", "--data-dir", "/nonexistent"],
+            "Missing data file /nonexistent/mnist/.*never downloads",
+        ),
+    ],
+)
+def test_cli_bad_arguments_are_usage_errors(argv, message, capsys):
+    # exit status 2 and one line, not a traceback
+    from metaerr_sk._cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
 
 
 def test_bench_self_training_smoke(tmp_path):
