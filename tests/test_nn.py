@@ -184,6 +184,19 @@ def test_cuda_unavailable_is_a_clear_error(mnist_small):
         ResNetEmbedding(device="cuda").fit()
 
 
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is available here")
+def test_mps_unavailable_is_a_clear_error(mnist_small):
+    X, y, _, _ = mnist_small
+    with pytest.raises(ValueError, match="no MPS"):
+        make_cnn_classifier(device="mps").fit(images_to_float32(X[:10]), y[:10])
+
+
+def test_cnn_random_state_in_scikit_learn_range(mnist_small):
+    X, y, _, _ = mnist_small
+    with pytest.raises(ValueError, match=r"random_state must be in \[0, 2\*\*32\)"):
+        make_cnn_classifier(random_state=-1).fit(images_to_float32(X[:10]), y[:10])
+
+
 # ---------------------------------------------------------------- ResNet
 
 

@@ -34,6 +34,11 @@ def check_device(device):
         raise ValueError(
             f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}."
         ) from exc
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was asked for but torch {torch.__version__} "
+            "has no MPS (Apple GPU) backend here. Use device='cpu'."
+        )
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} was asked for but CUDA is not available to torch "
@@ -48,6 +53,8 @@ def seed_from_random_state(random_state):
     if random_state is None:
         return None
     if isinstance(random_state, (int, np.integer)):
+        if not 0 <= random_state < 2**32:  # scikit-learn's range for seeds
+            raise ValueError(f"random_state must be in [0, 2**32), got {random_state}.")
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
