@@ -163,6 +163,9 @@ def _atomic_savez(path, **arrays):
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        # mkstemp makes the file private (0600); a cache shared through
+        # METAERR_CACHE_DIR must be readable by its other users
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

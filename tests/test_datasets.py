@@ -257,6 +257,8 @@ def test_cifar_cache_is_reused(tiny_cifar, monkeypatch):
     X, y = load_cifar10(data, cache_dir=cache, verify=False, verbose=False)
     files = sorted(p.name for p in cache.iterdir())
     assert len(files) == 1 and files[0].endswith("-train.npz")  # no temp file left
+    # readable by the other users of a shared cache (mkstemp made it 0600)
+    assert (cache / files[0]).stat().st_mode & 0o777 == 0o644
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again")

@@ -327,6 +327,9 @@ def test_embedding_grey_images(data_dir, mnist_small):
     Z = emb.transform(X)
     assert Z.shape == (20, 64)
     np.testing.assert_array_equal(emb.transform(X.reshape(20, 784)), Z)
+    # a channel axis of one, first or last, as the CNN takes
+    np.testing.assert_array_equal(emb.transform(X[:, None]), Z)
+    np.testing.assert_array_equal(emb.transform(X[..., None]), Z)
     # same as padding by hand to a 32x32 RGB image
     rgb = np.repeat(np.pad(X, ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=3)
     np.testing.assert_allclose(emb.transform(rgb), Z, atol=1e-5)

@@ -213,6 +213,9 @@ def as_image_batch(X, *, allow_grey):
     if X.ndim == 4 and shape[1:] == (3, 32, 32):
         return X.transpose(0, 2, 3, 1)
     if allow_grey:
+        if X.ndim == 4 and 1 in (shape[1], shape[3]):  # one channel, NCHW or NHWC
+            X = X[:, 0] if shape[1] == 1 else X[..., 0]
+            shape = X.shape
         if X.ndim == 2 and shape[1] in (784, 1024):
             side = int(round(shape[1] ** 0.5))
             return X.reshape(-1, side, side)
