@@ -75,8 +75,8 @@ def evaluate_error_detection(
             f"baselines must be a sequence of names, e.g. ({baselines!r},); got "
             "a string."
         )
-    for name in baselines:  # unknown names fail before the fitting, not after
-        get_baseline(name)
+    # built first: an unknown name fails before the fitting, not after it
+    baseline_models = {name: get_baseline(name) for name in baselines}
     start = time.perf_counter()
     model = MetaErrClassifier(
         estimator, meta_learner=first, random_state=random_state, **params
@@ -97,8 +97,8 @@ def evaluate_error_detection(
     space = baseline_space or _space_of(model)
     Z_train, Z_test = space(X_train), space(X_test)
     # The base's own training labels define Trust Score's class sets.
-    for name in baselines:
-        confidence = get_baseline(name).fit(Z_train, y_train).confidence(Z_test, proba)
+    for name, baseline in baseline_models.items():
+        confidence = baseline.fit(Z_train, y_train).confidence(Z_test, proba)
         scores[name] = error_detection_report(correct, confidence)
 
     scores[_label(first)] = error_detection_report(

@@ -12,10 +12,13 @@ def warn_if_not_unit_range(X):
     """Float images are taken as already in [0, 1]; say so when they are not
     (0-255 floats, or scikit-learn's digits at 0-16, would be read as mostly
     saturated and give poor results without an error)."""
-    if np.issubdtype(X.dtype, np.floating) and X.size and np.nanmax(X) > 1:
+    if not np.issubdtype(X.dtype, np.floating) or not X.size:
+        return
+    largest = float(np.nanmax(X))  # one pass over what may be every image
+    if largest > 1:
         warnings.warn(
             f"Float images are taken to be in [0, 1], but their largest value is "
-            f"{float(np.nanmax(X)):.4g}: divide them by their scale (255 for "
+            f"{largest:.4g}: divide them by their scale (255 for "
             "8-bit images, 16 for scikit-learn's digits), or pass uint8.",
             UserWarning,
             stacklevel=3,
