@@ -495,6 +495,12 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X, proba = self._data_and_proba(X, proba)
         return self._error_proba(X, proba)
 
+    def _predict_and_error_proba(self, X):
+        """``(predict(X), predict_error_proba(X))`` from one pass of the base,
+        for the scorers (a skorch network's forward pass is the costly part)."""
+        X, proba = self._data_and_proba(X, None)
+        return self.classes_[np.argmax(proba, axis=1)], self._error_proba(X, proba)
+
     def meta_features(self, X, *, proba=None):
         """The meta-learner's input for ``X``: what it judges the base by.
 

@@ -84,7 +84,8 @@ def evaluate_error_detection(
     fit_seconds = time.perf_counter() - start
 
     proba = model.predict_proba(X_test)
-    correct = _is_correct(model.predict(X_test), y_test)
+    # MetaErr's predict is this argmax: no second pass of the base.
+    correct = _is_correct(model.classes_[np.argmax(proba, axis=1)], y_test)
     if correct.all() or not correct.any():
         raise ValueError(
             f"The base is {'right' if correct.all() else 'wrong'} on every one of "

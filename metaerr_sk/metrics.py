@@ -20,6 +20,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from ._meta_err import MetaErrClassifier
+
 __all__ = [
     "ERROR_DETECTION_SCORERS",
     "aupr_error",
@@ -503,9 +505,12 @@ def _correct_and_confidence(estimator, X, y):
             "Error-detection scoring needs the true labels `y` to know which "
             "base predictions are correct; got y=None."
         )
-    correct = _is_correct(estimator.predict(X), y)
-    confidence = 1 - np.asarray(estimator.predict_error_proba(X), dtype=np.float64)
-    return correct, confidence
+    if isinstance(estimator, MetaErrClassifier):
+        y_pred, p_error = estimator._predict_and_error_proba(X)
+    else:
+        y_pred, p_error = estimator.predict(X), estimator.predict_error_proba(X)
+    correct = _is_correct(y_pred, y)
+    return correct, 1 - np.asarray(p_error, dtype=np.float64)
 
 
 def _is_correct(y_pred, y_true):

@@ -530,3 +530,26 @@ def test_scorer_needs_y(noisy_data):
     estimator = FakeErrorPredictor().fit(X, y)
     with pytest.raises(ValueError, match="needs the true labels"):
         make_error_detection_scorer()(estimator, X, None)
+
+
+class CountingLogisticRegression(LogisticRegression):
+    """Counts the rows it is asked to predict on, to see the passes over X."""
+
+    rows_seen = 0
+
+    def predict_proba(self, X):
+        type(self).rows_seen += len(X)
+        return super().predict_proba(X)
+
+
+def test_scorer_asks_a_metaerr_base_once(noisy_data):
+    # predict and predict_error_proba each ran the base: two forward passes of a
+    # network where one does (predict is the argmax of the same probabilities).
+    from metaerr_sk import MetaErrClassifier
+
+    X, y = noisy_data
+    meta = MetaErrClassifier(CountingLogisticRegression(), random_state=0).fit(X, y)
+    expected = auroc_f(meta.predict(X) == y, 1 - meta.predict_error_proba(X))
+    CountingLogisticRegression.rows_seen = 0
+    assert make_error_detection_scorer("auroc_f")(meta, X, y) == expected
+    assert CountingLogisticRegression.rows_seen == len(X)
