@@ -40,19 +40,24 @@ def summarize_runs(runs, *, group_by, metrics):
     }
 
 
-def _header(metric):
+def _header(metric, unranked=()):
+    if metric in unranked:
+        return metric
     return f"{metric} {'↓' if metric in LOWER_IS_BETTER else '↑'}"
 
 
-def summary_table(methods, metrics):
-    """One Markdown table: methods as rows, ``mean ± std`` per metric, best in bold."""
-    best = {}
+def summary_table(methods, metrics, unranked=()):
+    """One Markdown table: methods as rows, ``mean ± std`` per metric, best in
+    bold - except for the ``unranked`` metrics, where neither end is better."""
+    best = {metric: None for metric in unranked}
     for metric in metrics:
+        if metric in unranked:
+            continue
         means = {m: row[metric]["mean"] for m, row in methods.items()}
         pick = min if metric in LOWER_IS_BETTER else max
         best[metric] = pick(means.values())
     lines = [
-        "| method | " + " | ".join(_header(m) for m in metrics) + " |",
+        "| method | " + " | ".join(_header(m, unranked) for m in metrics) + " |",
         "|---|" + "---:|" * len(metrics),
     ]
     for method, row in methods.items():

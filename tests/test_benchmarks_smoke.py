@@ -85,6 +85,19 @@ def test_bench_self_training_smoke(tmp_path):
     assert any(name.endswith(".png") for name in written), written
 
 
+def test_bench_self_training_selection_smoke(tmp_path):
+    run_script("bench_self_training_selection.py", "--out", str(tmp_path))
+    payload = json.loads((tmp_path / "self_training_selection_smoke.json").read_text())
+    rankers = payload["summary"]["digits 4/class"]
+    assert set(rankers) == {"confidence", "metaerr", "metaerr_no_neighbors"}
+    # every ranker ends with the same number of pseudo-labels: only the order differs
+    last = [r for r in payload["rounds"] if r["round"] == 5]
+    assert len({r["n_pseudo"] for r in last}) == 1
+    md = (tmp_path / "self_training_selection_smoke.md").read_text()
+    # distance to the labels is reported, not ranked: no arrow, no bold
+    assert "| distance_top20 |" in md
+
+
 def test_bench_self_training_scale_on_pool_smoke(tmp_path):
     run_script("bench_self_training.py", "--scale-on-pool", "--out", str(tmp_path))
     payload = json.loads((tmp_path / "self_training_smoke.json").read_text())
