@@ -189,6 +189,17 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     Fit such steps on all of ``X`` (labelled and unlabelled) before self-training,
     as ``bench_self_training.py --scale-on-pool`` does.
 
+    How many pseudo-labels to take matters more than which, for a simple base.
+    MetaErr's P(base is right) is calibrated on the real labels, so
+    ``threshold=0.9`` takes far fewer samples than a 0.9 confidence threshold
+    (MNIST, 4 labels per class: about 4,300 of 20,000 against 18,700) and can
+    lose accuracy to it even with more precise pseudo-labels. At an equal count,
+    MetaErr's order helps with 25 labels per class and can hurt with 4 (see
+    ``benchmarks/results/self_training_selection.md``). With very few labels,
+    ``history_`` shows how many each iteration took; a lower ``threshold`` takes
+    more, and a held-out score against ``SelfTrainingClassifier`` says whether
+    that pays.
+
     String labels follow scikit-learn: use an object array with ``-1`` for the
     unlabelled samples.
 
