@@ -231,9 +231,11 @@ def write_markdown(path, payload):
         "Columns: auroc and precision_top20 of the first-round ranking on the "
         "pool; distance_top20: median distance of the top 20 % to the nearest "
         "labelled sample over that median for the whole pool (below 1: the ranker "
-        "prefers samples next to the labels); pool_accuracy (= pseudo-label "
-        "precision) and test_accuracy after the last curriculum round, every "
-        "pool sample pseudo-labelled.",
+        "prefers samples next to the labels); pool_accuracy and test_accuracy: "
+        "the model after the last curriculum round (every pool sample "
+        "pseudo-labelled) on the pool's hidden labels and on the test set. The "
+        "per-round table's pseudo_precision is that of the labels the round "
+        "trained on.",
         "",
     ]
     for cell, rankers in payload["summary"].items():
