@@ -60,10 +60,12 @@ warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", message=".*lbfgs failed to converge")
 
 
-def trust_scores(ranker, base, X_real, y_real, X_unl, proba, seed):
-    """Higher means more trusted, for the unlabelled rows."""
+def make_ranker(ranker, base, X_real, y_real, seed):
+    """``trust(X_unl, proba)``, higher meaning more trusted. MetaErr's meta-model
+    learns from the real labels only, so it is fitted once and judges each
+    round's probabilities."""
     if ranker == "confidence":
-        return proba.max(axis=1)
+        return lambda X_unl, proba: proba.max(axis=1)
     features = ("confidence", "proba", "class", "neighbors")
     if ranker == "metaerr_no_neighbors":
         features = features[:3]
@@ -76,7 +78,7 @@ def trust_scores(ranker, base, X_real, y_real, X_unl, proba, seed):
         n_neighbors=min(10, y_real.size - 1),
         random_state=seed,
     ).fit(X_real, y_real)
-    return 1.0 - meta.predict_error_proba(X_unl, proba=proba)
+    return lambda X_unl, proba: 1.0 - meta.predict_error_proba(X_unl, proba=proba)
 
 
 def top_share(trust, pred, n_classes, share):
@@ -113,7 +115,8 @@ def run_one(name, per_class, seed, ranker, data_dir, scale_on_pool):
     proba = model.predict_proba(X[unl])
     pred = proba.argmax(axis=1)
     right = classes[pred] == y_pool[unl]
-    trust = trust_scores(ranker, base, X[real], y_semi[real], X[unl], proba, seed)
+    trust_of = make_ranker(ranker, base, X[real], y_semi[real], seed)
+    trust = trust_of(X[unl], proba)
     top = top_share(trust, pred, classes.size, TOP)
     Z = input_space(model, X).astype(np.float64)
     nearest, _ = kneighbors_l2(Z[unl], Z[real], n_neighbors=1)
@@ -142,9 +145,7 @@ def run_one(name, per_class, seed, ranker, data_dir, scale_on_pool):
         pred = proba.argmax(axis=1)
         right = classes[pred] == y_pool[unl]
         if t < ROUNDS:
-            trust = trust_scores(
-                ranker, base, X[real], y_semi[real], X[unl], proba, seed
-            )
+            trust = trust_of(X[unl], proba)
     scores["pool_accuracy"] = float(right.mean())
     scores["test_accuracy"] = rounds[-1]["test_accuracy"]
     seconds = time.perf_counter() - start
@@ -253,39 +254,17 @@ def write_markdown(path, payload):
 
 
 def round_rows(runs):
+    """Per cell, ranker and round: each round's numbers, mean over seeds."""
     rows = []
     for cell in dict.fromkeys(r["cell"] for r in runs):
         cell_runs = [r for r in runs if r["cell"] == cell]
         for ranker in RANKERS:
             for t in range(ROUNDS):
-                rows.append(
-                    {
-                        "cell": cell,
-                        "ranker": ranker,
-                        "round": t + 1,
-                        "n_pseudo": float(
-                            np.mean(
-                                [r["rounds"][ranker][t]["n_pseudo"] for r in cell_runs]
-                            )
-                        ),
-                        "pseudo_precision": float(
-                            np.mean(
-                                [
-                                    r["rounds"][ranker][t]["pseudo_precision"]
-                                    for r in cell_runs
-                                ]
-                            )
-                        ),
-                        "test_accuracy": float(
-                            np.mean(
-                                [
-                                    r["rounds"][ranker][t]["test_accuracy"]
-                                    for r in cell_runs
-                                ]
-                            )
-                        ),
-                    }
-                )
+                row = {"cell": cell, "ranker": ranker, "round": t + 1}
+                for key in ("n_pseudo", "pseudo_precision", "test_accuracy"):
+                    values = [r["rounds"][ranker][t][key] for r in cell_runs]
+                    row[key] = float(np.mean(values))
+                rows.append(row)
     return rows
 
 
