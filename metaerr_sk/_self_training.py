@@ -30,11 +30,19 @@ from sklearn.base import (
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils import Bunch, _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_method_params,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -299,7 +307,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         # The base and MetaErr are validated when they are fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y):
+    def fit(self, X, y, **params):
         """Self-train the base, pseudo-labelling where MetaErr trusts it.
 
         Parameters
@@ -311,12 +319,25 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             Labels, ``-1`` for unlabelled samples (object dtype for string
             labels).
 
+        **params : dict
+            Metadata for the base's ``fit``, such as ``sample_weight``; only
+            with ``sklearn.set_config(enable_metadata_routing=True)`` and a
+            base that requests it (``set_fit_request``). A value with one
+            entry per sample follows its samples into every fit: the
+            out-of-fold models, each iteration's base (pseudo-labelled
+            samples keep their own weight) and the final model.
+
         Returns
         -------
         self : object
             Fitted estimator.
         """
+        _raise_for_params(params, self, "fit")
         X, y = self._validate_fit_data(X, y)
+        if _routing_enabled():
+            fit_params = process_routing(self, "fit", **params).estimator.fit
+        else:
+            fit_params = Bunch()
         if y.dtype.kind in ("U", "S"):
             raise ValueError(
                 "y has a string dtype, which cannot hold the unlabelled marker -1: "
@@ -353,7 +374,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                 stacklevel=2,
             )
             self.termination_condition_ = "all_labeled"
-            self.estimator_ = clone(self.estimator).fit(X, y)
+            self.estimator_ = self._fit_base(X, real, fit_params)
             return self
 
         splitter = check_folds(
@@ -375,14 +396,13 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             unlabelled = np.flatnonzero(~has_label)
 
             if oof is None or self.oof_fit == "real+pseudo":
-                oof = self._oof_proba(X, real, pseudo, folds)
-                meta = self._fit_meta(X_real, y_real, oof)
+                oof = self._oof_proba(X, real, pseudo, folds, fit_params)
+                meta = self._fit_meta(
+                    X_real, y_real, oof, _check_method_params(X, fit_params, real)
+                )
                 oof_auroc, oof_auroc_msp = self._oof_aurocs(meta, folds)
 
-            labelled_now = np.flatnonzero(has_label)
-            base = clone(self.estimator).fit(
-                _safe_indexing(X, labelled_now), self.transduction_[labelled_now]
-            )
+            base = self._fit_base(X, np.flatnonzero(has_label), fit_params)
             X_unl = _safe_indexing(X, unlabelled)
             proba = self._align_proba(base, base.predict_proba(X_unl))
             p_error = meta.predict_error_proba(X_unl, proba=proba)
@@ -444,11 +464,17 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
 
         if has_label.all():
             self.termination_condition_ = "all_labeled"
-        labelled_now = np.flatnonzero(has_label)
-        self.estimator_ = clone(self.estimator).fit(
-            _safe_indexing(X, labelled_now), self.transduction_[labelled_now]
-        )
+        self.estimator_ = self._fit_base(X, np.flatnonzero(has_label), fit_params)
         return self
+
+    def _fit_base(self, X, rows, fit_params):
+        """A fresh base fitted on ``rows`` with their (pseudo-)labels; metadata
+        with one entry per sample is cut to the same rows."""
+        return clone(self.estimator).fit(
+            _safe_indexing(X, rows),
+            self.transduction_[rows],
+            **_check_method_params(X, fit_params, rows),
+        )
 
     def _align_proba(self, model, proba):
         """Columns of ``proba`` in ``classes_`` order (a class may be missing)."""
@@ -458,20 +484,19 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         out[:, np.searchsorted(self.classes_, model.classes_)] = proba
         return out
 
-    def _oof_proba(self, X, real, pseudo, folds):
+    def _oof_proba(self, X, real, pseudo, folds, fit_params):
         """Out-of-fold probabilities on the real labelled samples."""
-        y = self.transduction_
         proba = np.zeros((real.size, self.classes_.size))
         for train, test in folds:
             fit_idx = real[train]
             if self.oof_fit == "real+pseudo" and pseudo.size:
                 fit_idx = np.concatenate([fit_idx, pseudo])
-            model = clone(self.estimator).fit(_safe_indexing(X, fit_idx), y[fit_idx])
+            model = self._fit_base(X, fit_idx, fit_params)
             held_out = _safe_indexing(X, real[test])
             proba[test] = self._align_proba(model, model.predict_proba(held_out))
         return proba
 
-    def _fit_meta(self, X_real, y_real, oof):
+    def _fit_meta(self, X_real, y_real, oof, fit_params):
         n_neighbors = max(1, min(self.n_neighbors, y_real.shape[0] - 1))
         meta = MetaErrClassifier(
             clone(self.estimator),
@@ -485,7 +510,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             # No out-of-fold error at all: MetaErr falls back to max probability;
             # history_ shows it (n_oof_errors == 0).
             warnings.filterwarnings("ignore", message=".*out-of-fold errors")
-            return meta.fit(X_real, y_real, oof_proba=oof)
+            return meta.fit(X_real, y_real, oof_proba=oof, **fit_params)
 
     def _oof_aurocs(self, meta, folds):
         """Out-of-fold AUROC of the meta-model, and of max probability, on the
@@ -581,6 +606,19 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         """
         X = self._validate_predict_data(X)
         return self.estimator_.predict_log_proba(X)
+
+    def get_metadata_routing(self):
+        """Get metadata routing of this object.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            Routes ``fit`` metadata to the base estimator's ``fit``.
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

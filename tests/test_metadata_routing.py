@@ -1,0 +1,94 @@
+"""Metadata routing: ``sample_weight`` reaches every fit of the base, cut to
+the rows that fit sees."""
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import load_digits
+from sklearn.exceptions import UnsetMetadataPassedError
+from sklearn.linear_model import LogisticRegression
+
+from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
+
+# (row ids, sample_weight) of every fit of a _WeightRecorder: clone deep-copies
+# parameters, so the record has to live outside the instances.
+FITS = []
+
+
+class _WeightRecorder(ClassifierMixin, BaseEstimator):
+    """Logistic regression on columns 1: whose column 0 is the row id; records
+    the row ids and the weights of every fit."""
+
+    def fit(self, X, y, sample_weight=None):
+        FITS.append((X[:, 0].astype(int), sample_weight))
+        self.model_ = LogisticRegression(max_iter=300).fit(
+            X[:, 1:], y, sample_weight=sample_weight
+        )
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(X[:, 1:])
+
+    def predict(self, X):
+        return self.model_.predict(X[:, 1:])
+
+
+@pytest.fixture
+def weighted_digits():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    X = np.column_stack([np.arange(len(y)), X])
+    weight = 1.0 + np.arange(len(y)) % 3
+    FITS.clear()
+    return X, y, weight
+
+
+def _assert_every_fit_got_its_rows_weights(weight, min_fits):
+    assert len(FITS) >= min_fits
+    for rows, sample_weight in FITS:
+        assert sample_weight is not None
+        np.testing.assert_array_equal(sample_weight, weight[rows])
+
+
+def test_meta_err_routes_sample_weight_to_every_base_fit(weighted_digits):
+    X, y, weight = weighted_digits
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = _WeightRecorder().set_fit_request(sample_weight=True)
+        MetaErrClassifier(base, cv=3, random_state=0).fit(X, y, sample_weight=weight)
+    # 3 out-of-fold models and the refit on all rows
+    _assert_every_fit_got_its_rows_weights(weight, min_fits=4)
+    assert sorted(FITS[-1][0]) == list(range(len(y)))
+
+
+def test_self_training_routes_sample_weight_to_every_base_fit(weighted_digits):
+    X, y, weight = weighted_digits
+    y_semi = np.full_like(y, -1)
+    y_semi[:60] = y[:60]
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = _WeightRecorder().set_fit_request(sample_weight=True)
+        clf = SelfTrainingWithMetaErr(
+            base, criterion="k_best", k_best=40, max_iter=2, cv=3, random_state=0
+        ).fit(X, y_semi, sample_weight=weight)
+    # out-of-fold models, MetaErr's refit, each iteration's base, the final one
+    _assert_every_fit_got_its_rows_weights(weight, min_fits=7)
+    final_rows = FITS[-1][0]
+    assert final_rows.size == 60 + 2 * 40
+    # pseudo-labelled samples keep their own weight in the later fits
+    assert np.any(clf.labeled_iter_[final_rows] > 0)
+
+
+@pytest.mark.parametrize("make", [MetaErrClassifier, SelfTrainingWithMetaErr])
+def test_sample_weight_needs_metadata_routing(make, weighted_digits):
+    X, y, weight = weighted_digits
+    with pytest.raises(ValueError, match="enable_metadata_routing=True"):
+        make(LogisticRegression()).fit(X, y, sample_weight=weight)
+
+
+@pytest.mark.parametrize("make", [MetaErrClassifier, SelfTrainingWithMetaErr])
+def test_sample_weight_the_base_did_not_request_is_an_error(make, weighted_digits):
+    X, y, weight = weighted_digits
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(UnsetMetadataPassedError, match="set_fit_request"):
+            make(LogisticRegression()).fit(X, y, sample_weight=weight)
