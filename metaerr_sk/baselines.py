@@ -19,10 +19,11 @@ NeurIPS 2021.
 Jiang, Kim, Guan & Gupta, "To Trust Or Not To Trust A Classifier", NeurIPS 2018.
 """
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._neighbors import ClassNeighbors, trust_ratio
@@ -126,8 +127,12 @@ def _doctor(proba):
     return -(1.0 - sum_sq) / sum_sq
 
 
-class _ProbaScore:
-    """A confidence that only reads the probabilities; ``fit`` does nothing."""
+class _ProbaScore(BaseEstimator):
+    """A confidence that only reads the probabilities; ``fit`` does nothing.
+
+    An estimator without parameters, so that ``clone``, ``get_params`` and
+    ``repr`` treat it like :class:`TrustScore`.
+    """
 
     _function = None
 
@@ -136,9 +141,6 @@ class _ProbaScore:
 
     def confidence(self, X, proba):
         return type(self)._function(proba)
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
 
 
 class MSP(_ProbaScore):
@@ -206,10 +208,16 @@ class TrustScore(BaseEstimator):
     array([8.])
     """
 
+    _parameter_constraints = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="left")],
+    }
+
     def __init__(self, n_neighbors=10, alpha=0.0):
         self.n_neighbors = n_neighbors
         self.alpha = alpha
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Index the training points of each class."""
         X, y = validate_data(self, X, y)
@@ -218,16 +226,6 @@ class TrustScore(BaseEstimator):
             raise ValueError(
                 "TrustScore needs at least two classes in y; got "
                 f"{self.classes_.size} class."
-            )
-        if not isinstance(self.alpha, numbers.Real) or not 0 <= self.alpha < 1:
-            raise ValueError(f"alpha must be in [0, 1), got {self.alpha!r}.")
-        if (
-            isinstance(self.n_neighbors, bool)
-            or not isinstance(self.n_neighbors, numbers.Integral)
-            or self.n_neighbors < 1
-        ):
-            raise ValueError(
-                f"n_neighbors must be an int >= 1, got {self.n_neighbors!r}."
             )
         self.neighbors_ = ClassNeighbors(self.n_neighbors, self.alpha).fit(
             X, y_index, self.classes_.size

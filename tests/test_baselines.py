@@ -1,5 +1,8 @@
+import pickle
+
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from metaerr_sk.baselines import (
@@ -94,9 +97,9 @@ def test_trust_score_density_filter_matches_the_reference_code(alpha):
     np.testing.assert_allclose(ours, ref, rtol=1e-9)
 
 
-@pytest.mark.parametrize("n_neighbors", [0, -3, 2.5, True])
+@pytest.mark.parametrize("n_neighbors", [0, -3, 2.5, "10"])
 def test_trust_score_rejects_bad_n_neighbors(n_neighbors):
-    with pytest.raises(ValueError, match="n_neighbors must be an int >= 1"):
+    with pytest.raises(ValueError, match="'n_neighbors' parameter of TrustScore"):
         TrustScore(n_neighbors=n_neighbors).fit([[0.0], [1.0], [2.0]], [0, 1, 1])
 
 
@@ -125,7 +128,9 @@ def test_trust_score_errors():
         ts.confidence([[0.0]], [[0.5, 0.5]])
     with pytest.raises(ValueError, match="at least two classes"):
         ts.fit([[0.0], [1.0]], [1, 1])
-    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"'alpha' parameter .* in the range \[0.0, 1.0\)"
+    ):
         TrustScore(alpha=1.0).fit([[0.0], [1.0]], [0, 1])
     ts.fit([[0.0], [1.0], [2.0]], [0, 1, 2])
     with pytest.raises(ValueError, match="proba must have shape"):
@@ -143,3 +148,17 @@ def test_probabilities_may_miss_one_by_float32_rounding():
     proba = np.array([[0.7005, 0.3], [0.5, 0.4995]], dtype=np.float32)
     for score in (max_softmax_probability, margin, negative_entropy, doctor):
         assert np.all(np.isfinite(score(proba)))
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_every_baseline_clones_and_pickles(name):
+    X, y = np.array([[0.0], [0.1], [1.0], [1.1]]), np.array([0, 0, 1, 1])
+    proba = np.array([[0.9, 0.1], [0.3, 0.7]])
+    score = get_baseline(name).fit(X, y)
+    expected = score.confidence(X[:2], proba)
+    np.testing.assert_array_equal(
+        clone(score).fit(X, y).confidence(X[:2], proba), expected
+    )
+    restored = pickle.loads(pickle.dumps(score))
+    np.testing.assert_array_equal(restored.confidence(X[:2], proba), expected)
+    assert repr(score).startswith(type(score).__name__ + "(")
