@@ -415,12 +415,18 @@ def test_parameter_validation(gap, params, match):
 
 
 # ----------------------------------------------------------------- benchmark
-def test_bench_debugging_smoke(tmp_path, data_dir):
+@pytest.mark.parametrize(
+    "base, stem",
+    [("logistic", "debugging_smoke"), ("mlp", "debugging_smoke_base_mlp")],
+)
+def test_bench_debugging_smoke(tmp_path, data_dir, base, stem):
     subprocess.run(
         [
             sys.executable,
             str(BENCHMARKS / "bench_debugging.py"),
             "--smoke",
+            "--base",
+            base,
             "--out",
             str(tmp_path),
         ],
@@ -430,7 +436,8 @@ def test_bench_debugging_smoke(tmp_path, data_dir):
         check=True,
         env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
     )
-    payload = json.loads((tmp_path / "debugging_smoke.json").read_text())
+    payload = json.loads((tmp_path / f"{stem}.json").read_text())
     assert payload["acceptance"]
-    assert (tmp_path / "debugging_smoke.md").read_text().startswith("# ")
-    assert (tmp_path / "debugging_smoke.png").stat().st_size > 0
+    assert payload["config"]["base"] == base
+    assert (tmp_path / f"{stem}.md").read_text().startswith("# ")
+    assert (tmp_path / f"{stem}.png").stat().st_size > 0
