@@ -1,4 +1,5 @@
-"""Out-of-fold base probabilities and the error targets they define.
+"""Out-of-fold base probabilities, the error targets they define, and how well
+a meta-learner learns them.
 
 The meta-model must learn from mistakes the base makes on data it did not train
 on; probabilities on its own training data are over-confident and nearly never
@@ -7,6 +8,8 @@ probability vector from a model that never saw it.
 """
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
 
 _FOLD_HINT = (
@@ -106,3 +109,31 @@ def check_rows_sum_to_one(proba, name, atol):
             f"{worst} sums to {row_sums[worst]:.6g}. Pass probabilities, not "
             "scores or logits (apply a softmax first)."
         )
+
+
+def meta_learner_oof_auroc(meta, folds):
+    """Out-of-fold AUROC of a fitted MetaErr's meta-learner on its own training
+    rows, and of the base's max probability: ``(meta_auroc, msp_auroc)``.
+
+    Correct predictions are the positives, as in ``auroc_f``. A meta-model with
+    nothing left to learn (too few errors, or errors that leaked away) shows
+    here. ``folds`` are the splits that produced ``meta.oof_proba_``; an AUROC
+    is ``nan`` where it is undefined: fewer than 2 right or wrong rows, no
+    meta-learner (MetaErr's max-probability fallback), or a fold whose training
+    rows are all right or all wrong.
+    """
+    correct = ~meta.oof_error_
+    if min(correct.sum(), (~correct).sum()) < 2 or meta.meta_learner_ is None:
+        return float("nan"), float("nan")
+    msp_auroc = float(roc_auc_score(correct, meta.oof_proba_.max(axis=1)))
+    splits = [(tr, te) for tr, te in folds if 0 < meta.oof_error_[tr].sum() < tr.size]
+    if len(splits) < len(folds):
+        return float("nan"), msp_auroc
+    p_error = cross_val_predict(
+        clone(meta.meta_learner_),
+        meta.meta_features_,
+        meta.oof_error_,
+        cv=splits,
+        method="predict_proba",
+    )[:, 1]
+    return float(roc_auc_score(correct, -p_error)), msp_auroc

@@ -27,8 +27,6 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -51,7 +49,7 @@ from sklearn.utils.validation import (
 
 from ._meta_err import DEFAULT_FEATURES, MetaErrClassifier
 from ._meta_learners import META_LEARNERS
-from ._oof import check_folds
+from ._oof import check_folds, meta_learner_oof_auroc
 from ._pseudo_labels import select_trusted
 
 UNLABELED = -1
@@ -400,7 +398,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                 meta = self._fit_meta(
                     X_real, y_real, oof, _check_method_params(X, fit_params, real)
                 )
-                oof_auroc, oof_auroc_msp = self._oof_aurocs(meta, folds)
+                oof_auroc, oof_auroc_msp = meta_learner_oof_auroc(meta, folds)
 
             base = self._fit_base(X, np.flatnonzero(has_label), fit_params)
             X_unl = _safe_indexing(X, unlabelled)
@@ -511,28 +509,6 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             # history_ shows it (n_oof_errors == 0).
             warnings.filterwarnings("ignore", message=".*out-of-fold errors")
             return meta.fit(X_real, y_real, oof_proba=oof, **fit_params)
-
-    def _oof_aurocs(self, meta, folds):
-        """Out-of-fold AUROC of the meta-model, and of max probability, on the
-        real labels: a meta-model with nothing left to learn shows here."""
-        correct = ~meta.oof_error_
-        if min(correct.sum(), (~correct).sum()) < 2 or meta.meta_learner_ is None:
-            return float("nan"), float("nan")
-        msp_auroc = float(roc_auc_score(correct, meta.oof_proba_.max(axis=1)))
-        learner = clone(meta.meta_learner_)
-        splits = [
-            (tr, te) for tr, te in folds if 0 < meta.oof_error_[tr].sum() < tr.size
-        ]
-        if len(splits) < len(folds):
-            return float("nan"), msp_auroc
-        p_error = cross_val_predict(
-            learner,
-            meta.meta_features_,
-            meta.oof_error_,
-            cv=splits,
-            method="predict_proba",
-        )[:, 1]
-        return float(roc_auc_score(correct, -p_error)), msp_auroc
 
     # ------------------------------------------------------------- predict
 
