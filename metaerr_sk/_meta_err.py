@@ -67,6 +67,22 @@ def _to_space(transformer, X):
     return Z.tocsr() if sp.issparse(Z) else _flatten(np.asarray(Z, dtype=float))
 
 
+def route_fit_to_base(wrapper):
+    """Metadata routing of a wrapper around ``wrapper.estimator``: ``fit``
+    metadata go to the base's ``fit``, and the wrapper's own methods keep
+    their requests (``score``'s ``sample_weight``)."""
+    # the self request: without it a Pipeline ending in the wrapper cannot
+    # route score's sample_weight (even None) and Pipeline.score raises
+    return (
+        MetadataRouter(owner=wrapper)
+        .add_self_request(wrapper)
+        .add(
+            estimator=wrapper.estimator,
+            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+        )
+    )
+
+
 class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     """Wrap a classifier and learn to predict, per sample, whether it is wrong.
 
@@ -571,12 +587,10 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Returns
         -------
         routing : MetadataRouter
-            Routes ``fit`` metadata to the base estimator's ``fit``.
+            Routes ``fit`` metadata to the base estimator's ``fit``; this
+            estimator's own ``score`` takes ``sample_weight``.
         """
-        return MetadataRouter(owner=self).add(
-            estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
-        )
+        return route_fit_to_base(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -31,8 +31,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
     _raise_for_params,
     _routing_enabled,
     process_routing,
@@ -47,7 +45,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._meta_err import DEFAULT_FEATURES, MetaErrClassifier
+from ._meta_err import DEFAULT_FEATURES, MetaErrClassifier, route_fit_to_base
 from ._meta_learners import META_LEARNERS
 from ._oof import check_folds, meta_learner_oof_auroc
 from ._pseudo_labels import select_trusted
@@ -589,12 +587,10 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         Returns
         -------
         routing : MetadataRouter
-            Routes ``fit`` metadata to the base estimator's ``fit``.
+            Routes ``fit`` metadata to the base estimator's ``fit``; this
+            estimator's own ``score`` takes ``sample_weight``.
         """
-        return MetadataRouter(owner=self).add(
-            estimator=self.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
-        )
+        return route_fit_to_base(self)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,6 +8,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_digits
 from sklearn.exceptions import UnsetMetadataPassedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
 
@@ -92,3 +95,21 @@ def test_sample_weight_the_base_did_not_request_is_an_error(make, weighted_digit
     with sklearn.config_context(enable_metadata_routing=True):
         with pytest.raises(UnsetMetadataPassedError, match="set_fit_request"):
             make(LogisticRegression()).fit(X, y, sample_weight=weight)
+
+
+# fitted on labels only: the self-training warns it has nothing to pseudo-label
+@pytest.mark.filterwarnings("ignore:y contains no unlabeled samples")
+@pytest.mark.parametrize("make", [MetaErrClassifier, SelfTrainingWithMetaErr])
+def test_pipeline_score_with_routing_enabled(make, weighted_digits):
+    """Pipeline.score routes ``sample_weight`` (None too) to its last step,
+    which must declare its own ``score``: it raised TypeError before."""
+    X, y, weight = weighted_digits
+    X = X[:, 1:]
+    with sklearn.config_context(enable_metadata_routing=True):
+        last = make(LogisticRegression(max_iter=300), random_state=0)
+        pipe = make_pipeline(StandardScaler(), last).fit(X, y)
+        assert pipe.score(X, y) == accuracy_score(y, pipe.predict(X))
+        last.set_score_request(sample_weight=True)
+        assert pipe.score(X, y, sample_weight=weight) == pytest.approx(
+            accuracy_score(y, pipe.predict(X), sample_weight=weight)
+        )
