@@ -28,7 +28,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.pipeline import Pipeline
-from sklearn.utils import Bunch, _safe_indexing, get_tags
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
     _raise_for_params,
@@ -330,10 +330,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         """
         _raise_for_params(params, self, "fit")
         X, y = self._validate_fit_data(X, y)
-        if _routing_enabled():
-            fit_params = process_routing(self, "fit", **params).estimator.fit
-        else:
-            fit_params = Bunch()
+        fit_params = (
+            process_routing(self, "fit", **params).estimator.fit
+            if _routing_enabled()
+            else {}
+        )
         if y.dtype.kind in ("U", "S"):
             raise ValueError(
                 "y has a string dtype, which cannot hold the unlabelled marker -1: "
