@@ -399,7 +399,12 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                 )
                 oof_auroc, oof_auroc_msp = meta_learner_oof_auroc(meta, folds)
 
-            base = self._fit_base(X, np.flatnonzero(has_label), fit_params)
+            # With no pseudo-label yet the base would be fitted on the real
+            # labels alone: MetaErr's own refit is that very model.
+            if pseudo.size:
+                base = self._fit_base(X, np.flatnonzero(has_label), fit_params)
+            else:
+                base = meta.estimator_
             X_unl = _safe_indexing(X, unlabelled)
             proba = self._align_proba(base, base.predict_proba(X_unl))
             p_error = meta.predict_error_proba(X_unl, proba=proba)
@@ -461,7 +466,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
 
         if has_label.all():
             self.termination_condition_ = "all_labeled"
-        self.estimator_ = self._fit_base(X, np.flatnonzero(has_label), fit_params)
+        if self.termination_condition_ == "no_change":
+            # the last round added nothing: its base saw every labelled sample
+            self.estimator_ = base
+        else:
+            self.estimator_ = self._fit_base(X, np.flatnonzero(has_label), fit_params)
         return self
 
     def _fit_base(self, X, rows, fit_params):

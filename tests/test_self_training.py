@@ -165,6 +165,44 @@ def test_max_iter_reached(digits):
     assert [r["n_added"] for r in clf.history_] == [5, 5]
 
 
+class _FitRecorder(LogisticRegression):
+    """Records the size of every training set it is fitted on."""
+
+    sizes = []
+
+    def fit(self, X, y, **params):
+        type(self).sizes.append(len(X))
+        return super().fit(X, y, **params)
+
+
+@pytest.mark.parametrize(
+    "params, expected_sizes",
+    [
+        # 3 out-of-fold models on 2/3 of the 50 labels each; MetaErr's refit on
+        # the 50, which is also round 1's base; round 2's base (+5); the final (+10)
+        ({"criterion": "k_best", "k_best": 5, "max_iter": 2}, [50, 55, 60]),
+        # round 1 adds nothing: MetaErr's refit is also the final model
+        ({"threshold": 1.0 - 1e-12}, [50]),
+    ],
+)
+def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes):
+    X, y, X_test, _ = digits
+    y_semi = _semi(y, 5, 0)
+    _FitRecorder.sizes = []
+    base = make_pipeline(StandardScaler(), _FitRecorder(max_iter=500))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        clf = SelfTrainingWithMetaErr(
+            base, cv=3, balanced=False, random_state=0, **params
+        ).fit(X, y_semi)
+    assert sorted(_FitRecorder.sizes[:3]) == [33, 33, 34]
+    assert _FitRecorder.sizes[3:] == expected_sizes
+    # the reused models are the ones a fresh fit would give
+    labelled = clf.labeled_iter_ >= 0
+    fresh = clone(base).fit(X[labelled], clf.transduction_[labelled])
+    np.testing.assert_allclose(clf.predict_proba(X_test), fresh.predict_proba(X_test))
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
