@@ -6,7 +6,9 @@ both cached under ``~/.cache/metaerr_sk/``. The base is a logistic regression on
 the (standardised) embeddings. ``--base mlp`` swaps in a one-hidden-layer MLP
 (256 units) everywhere, the failing clusters' choice included, and writes
 ``debugging_base_mlp.*``: whether retrieval pays more to a base with local
-capacity, a second look beside the issue's protocol.
+capacity, a second look beside the issue's protocol. ``--pool-size 0`` makes the
+pool all the rest of the training split instead of 20,000 samples of it, and
+writes ``debugging_pool_all.*``: whether the capped pool is what limits retrieval.
 
 A coverage gap made from the data itself: the training split's samples of each
 class are KMeans-clustered (8 clusters per class) in embedding space; per class
@@ -32,17 +34,20 @@ against that same best baseline, which trains on the labelled E_sample the loop
 goes without; ``met_without_deployment_labels`` measures it against the base,
 the one baseline that uses no deployment labels either. Per run, the results
 also give the flagged samples' share from E, the accuracy of their estimated
-labels and, as a reference, the heldout accuracy with their true labels; and
-two references of retrieval that use what no method knows (which pool samples
-come from the failing clusters, and their true labels): train + E_sample + all
-of them with their true labels, and + only those whose weak label is right
-(what a perfect retrieval with a perfect label filter adds). They are not upper
-bounds: a selection also adds pool samples from other clusters, and noisy labels
-can move the boundary in the failing clusters' favour.
+labels and, as a reference, the heldout accuracy with their true labels; for
+every selection at the main budget, the share of its samples from the failing
+clusters and with a right weak label; and two references of retrieval that
+use what no method knows (which pool samples come from the failing clusters, and
+their true labels): train + E_sample + all of them with their true labels, and
++ only those whose weak label is right (what a perfect retrieval with a perfect
+label filter adds). They are not upper bounds: a selection also adds pool
+samples from other clusters, and noisy labels can move the boundary in the
+failing clusters' favour.
 
     python benchmarks/bench_debugging.py            # full run, writes results/
     python benchmarks/bench_debugging.py --smoke    # Fashion-MNIST, small, 1 seed
     python benchmarks/bench_debugging.py --base mlp # the MLP base's page
+    python benchmarks/bench_debugging.py --pool-size 0  # the uncapped pool's page
 """
 
 import argparse
@@ -184,7 +189,8 @@ def coverage_gap(Z, y, cfg, seed):
     for v in parts.values():
         used[v] = True
     parts["deploy_is_fail"] = np.array(deploy_is_fail)
-    rest = rng.permutation(np.flatnonzero(~used))[: cfg["pool_size"]]
+    # pool_size 0: all of the rest
+    rest = rng.permutation(np.flatnonzero(~used))[: cfg["pool_size"] or None]
     y_pool = y[rest].copy()
     noisy = rng.rand(len(rest)) < 0.4
     # symmetric noise: a noisy label is any *other* class, uniformly
@@ -271,6 +277,16 @@ def run_one(key, seed, cfg, smoke):
             curves.append(dict(dataset=key, seed=seed, arm=arm, budget=budget, **s))
             if budget == cfg["main_budget"]:
                 scores[arm] = s
+                # where a selection's budget goes: into the failing clusters,
+                # and with the right weak label?
+                sel = model.selected_
+                info.setdefault("selection", {})[arm] = {
+                    "n_selected": int(sel.size),
+                    "from_failing": float(p["pool_is_fail"][sel].mean()),
+                    "weak_label_right": float(
+                        np.mean(y_pool[sel] == y[p["pool"]][sel])
+                    ),
+                }
                 if arm == "+metaerr_nn_vote":
                     flagged_model = model
     # How far the label-free loop is from what labels would give: the flagged
@@ -409,6 +425,12 @@ def main(argv=None):
         default="logistic",
         help="base model on the embeddings (logistic: the issue's protocol)",
     )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help=f"cap on the pool (protocol: {FULL['pool_size']}); 0: all of the rest",
+    )
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel runs")
     parser.add_argument("--machine", default=None, help="recorded in the results")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -424,6 +446,9 @@ def main(argv=None):
     cfg["base"] = args.base
     if args.base != "logistic":
         stem += f"_base_{args.base}"
+    if args.pool_size is not None and args.pool_size != cfg["pool_size"]:
+        cfg["pool_size"] = args.pool_size
+        stem += f"_pool_{args.pool_size or 'all'}"
     start = time.perf_counter()
     runs, curves = [], []
     # one job per (dataset, seed); the BLAS threads are shared between them
@@ -450,7 +475,8 @@ def main(argv=None):
             "per class 8 KMeans clusters in embedding space, the leave-cluster-out "
             "least accurate one is the failing cluster; train 300/class from the "
             "other clusters + 5 failing; E_sample 20/class; pool "
-            f"{cfg['pool_size']} with 40% symmetric label noise; main budget "
+            f"{cfg['pool_size'] or 'all the rest'} with 40% symmetric label noise; "
+            "main budget "
             f"{cfg['main_budget']}; MetaErr flags the {cfg['n_esample']}/class most "
             "likely failures of an unlabelled deployment set (half failing "
             f"clusters); base {base_name(cfg)}"
@@ -503,6 +529,11 @@ def main(argv=None):
         }
         for r in runs
     ]
+    selection = [
+        {"dataset": r["dataset"], "seed": r["seed"], "arm": arm, **quality}
+        for r in runs
+        for arm, quality in r["info"]["selection"].items()
+    ]
     budget_table = [
         {
             "group": g,
@@ -513,7 +544,10 @@ def main(argv=None):
     with md.open("a") as f:
         f.write(
             f"\nMachine: {machine}.\n\n## Gap construction per run\n\n"
-            f"{records_table(info)}\n\n## Debug-heldout accuracy by budget "
+            f"{records_table(info)}\n\n## Selections at the main budget\n\n"
+            "Share of the selected pool samples from the failing clusters, and "
+            "with a right weak label.\n\n"
+            f"{records_table(selection)}\n\n## Debug-heldout accuracy by budget "
             f"(mean over seeds)\n\n{records_table(budget_table)}\n\n"
             f"![budget curve]({stem}.png)\n"
         )

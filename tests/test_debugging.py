@@ -416,17 +416,20 @@ def test_parameter_validation(gap, params, match):
 
 # ----------------------------------------------------------------- benchmark
 @pytest.mark.parametrize(
-    "base, stem",
-    [("logistic", "debugging_smoke"), ("mlp", "debugging_smoke_base_mlp")],
+    "options, stem",
+    [
+        ([], "debugging_smoke"),
+        (["--base", "mlp"], "debugging_smoke_base_mlp"),
+        (["--pool-size", "0"], "debugging_smoke_pool_all"),
+    ],
 )
-def test_bench_debugging_smoke(tmp_path, data_dir, base, stem):
+def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     subprocess.run(
         [
             sys.executable,
             str(BENCHMARKS / "bench_debugging.py"),
             "--smoke",
-            "--base",
-            base,
+            *options,
             "--out",
             str(tmp_path),
         ],
@@ -438,6 +441,15 @@ def test_bench_debugging_smoke(tmp_path, data_dir, base, stem):
     )
     payload = json.loads((tmp_path / f"{stem}.json").read_text())
     assert payload["acceptance"]
-    assert payload["config"]["base"] == base
-    assert (tmp_path / f"{stem}.md").read_text().startswith("# ")
+    assert payload["config"]["base"] == ("mlp" if "mlp" in options else "logistic")
+    run = payload["runs"][0]
+    sizes, cfg = run["info"]["sizes"], payload["config"]
+    if cfg["pool_size"] == 0:  # the pool is all the rest of the training split
+        assert sum(sizes.values()) == cfg["n_sub"]
+    else:
+        assert sizes["pool"] == cfg["pool_size"]
+    quality = run["info"]["selection"]["+nn_filter"]
+    assert quality["n_selected"] == payload["config"]["main_budget"]
+    assert 0.0 <= quality["from_failing"] <= 1.0
+    assert "## Selections at the main budget" in (tmp_path / f"{stem}.md").read_text()
     assert (tmp_path / f"{stem}.png").stat().st_size > 0
