@@ -12,9 +12,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
 
+from ._failure_metrics import _is_correct, error_detection_report
 from ._meta_err import MetaErrClassifier
 from .baselines import BASELINES, get_baseline
-from .metrics import _is_correct, error_detection_report
 
 __all__ = ["evaluate_error_detection", "format_table"]
 

@@ -6,13 +6,13 @@ package imports without it.
 
 import numpy as np
 
-from .metrics import (
+from ._failure_metrics import (
     _aurc,
     _check_correct_confidence,
-    _correct_and_confidence,
     _optimal_aurc,
     _risk_coverage,
 )
+from ._scorer import _correct_and_confidence
 
 __all__ = ["RiskCoverageDisplay"]
 
