@@ -7,7 +7,11 @@ so that modules the estimators import can use the metrics without a cycle.
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_consistent_length,
+    column_or_1d,
+)
 
 # FD-Shifts uses 0.9495 rather than 0.95 so that a TPR that is 0.95 up to
 # floating-point rounding still counts.
@@ -62,6 +66,20 @@ def _check_correct_confidence(correct, confidence):
     )
 
 
+def _check_inputs(correct, confidence, sample_weight):
+    """Validated ``(correct, confidence, weight)``, ``weight`` None without
+    weights. Samples of weight 0 count for nothing and are dropped here, so
+    that no metric sees a coverage point or a class made of them alone."""
+    correct, confidence = _check_correct_confidence(correct, confidence)
+    if sample_weight is None:
+        return correct, confidence, None
+    weight = _check_sample_weight(
+        sample_weight, confidence, dtype=np.float64, ensure_non_negative=True
+    )
+    keep = weight > 0
+    return correct[keep], confidence[keep], weight[keep]
+
+
 def _check_both_classes(correct, metric_name):
     """Raise if ``correct`` holds a single class, where the metric is undefined."""
     n_correct = int(correct.sum())
@@ -75,7 +93,7 @@ def _check_both_classes(correct, metric_name):
         )
 
 
-def auroc_f(correct, confidence):
+def auroc_f(correct, confidence, *, sample_weight=None):
     """Area under the ROC curve for separating correct from wrong predictions.
 
     ``roc_auc_score(correct, confidence)``: the probability that a randomly
@@ -91,6 +109,9 @@ def auroc_f(correct, confidence):
     confidence : array-like of shape (n_samples,)
         Confidence that the base prediction is right; higher means more likely
         correct.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
 
     Returns
     -------
@@ -120,12 +141,12 @@ def auroc_f(correct, confidence):
     >>> auroc_f([True, True, False, False], [0.9, 0.4, 0.6, 0.1])
     0.75
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
     _check_both_classes(correct, "AUROC_f")
-    return float(roc_auc_score(correct, confidence))
+    return float(roc_auc_score(correct, confidence, sample_weight=weight))
 
 
-def aupr_error(correct, confidence):
+def aupr_error(correct, confidence, *, sample_weight=None):
     """Average precision for detecting wrong predictions.
 
     ``average_precision_score(~correct, -confidence)``: the errors are the
@@ -139,6 +160,9 @@ def aupr_error(correct, confidence):
     confidence : array-like of shape (n_samples,)
         Confidence that the base prediction is right; higher means more likely
         correct.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
 
     Returns
     -------
@@ -161,12 +185,12 @@ def aupr_error(correct, confidence):
     >>> round(aupr_error([True, True, False, False], [0.9, 0.4, 0.6, 0.1]), 4)
     0.8333
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
     _check_both_classes(correct, "AUPR-Error")
-    return float(average_precision_score(~correct, -confidence))
+    return float(average_precision_score(~correct, -confidence, sample_weight=weight))
 
 
-def fpr_at_95_tpr(correct, confidence):
+def fpr_at_95_tpr(correct, confidence, *, sample_weight=None):
     """False positive rate at 95% true positive rate, ``correct`` positive.
 
     The smallest fraction of wrong predictions accepted by a threshold
@@ -181,6 +205,9 @@ def fpr_at_95_tpr(correct, confidence):
     confidence : array-like of shape (n_samples,)
         Confidence that the base prediction is right; higher means more likely
         correct.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
 
     Returns
     -------
@@ -202,15 +229,17 @@ def fpr_at_95_tpr(correct, confidence):
     >>> fpr_at_95_tpr([True, True, False, False], [0.9, 0.4, 0.6, 0.1])
     0.5
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
     _check_both_classes(correct, "FPR@95TPR")
-    fpr, tpr, _ = roc_curve(correct, confidence, drop_intermediate=False)
+    fpr, tpr, _ = roc_curve(
+        correct, confidence, sample_weight=weight, drop_intermediate=False
+    )
     # fpr is non-decreasing along the curve, so the minimum is the first point
     # that reaches the TPR level; the last point (tpr == 1) always does.
     return float(fpr[tpr >= _TPR_LEVEL].min())
 
 
-def risk_coverage_curve(correct, confidence):
+def risk_coverage_curve(correct, confidence, *, sample_weight=None):
     """Selective risk against coverage, accepting the most confident first.
 
     Samples are accepted in decreasing order of confidence, **ties grouped**:
@@ -235,13 +264,17 @@ def risk_coverage_curve(correct, confidence):
         Confidence that the base prediction is right; higher means more likely
         correct.
 
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
+
     Returns
     -------
     coverage : ndarray of shape (n_thresholds,)
-        Fraction of samples accepted, increasing, ``coverage[-1] == 1``.
+        Fraction of samples (of their total weight) accepted, increasing,
+        ``coverage[-1] == 1``.
 
     risk : ndarray of shape (n_thresholds,)
-        Error rate among the accepted samples.
+        Error rate (weighted) among the accepted samples.
 
     thresholds : ndarray of shape (n_thresholds,)
         The distinct confidence values, decreasing; sample ``i`` is accepted at
@@ -261,25 +294,26 @@ def risk_coverage_curve(correct, confidence):
     >>> coverage.tolist(), risk.round(3).tolist(), thresholds.tolist()
     ([0.5, 0.75, 1.0], [0.5, 0.333, 0.5], [0.9, 0.5, 0.1])
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
-    return _risk_coverage(correct, confidence)
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
+    return _risk_coverage(correct, confidence, weight)
 
 
-def _risk_coverage(correct, confidence):
+def _risk_coverage(correct, confidence, weight=None):
     """:func:`risk_coverage_curve` on already validated arrays."""
     n_samples = confidence.shape[0]
     order = np.argsort(confidence, kind="stable")[::-1]
     sorted_confidence = confidence[order]
     # Index of the last (least confident) sample of each tie group.
     group_ends = np.r_[np.flatnonzero(np.diff(sorted_confidence)), n_samples - 1]
-    n_accepted = group_ends + 1
-    n_errors = np.cumsum(~correct[order])[group_ends]
-    coverage = n_accepted / n_samples
-    risk = n_errors / n_accepted
+    sorted_weight = np.ones(n_samples) if weight is None else weight[order]
+    accepted = np.cumsum(sorted_weight)[group_ends]
+    errors = np.cumsum(sorted_weight * ~correct[order])[group_ends]
+    coverage = accepted / accepted[-1]
+    risk = errors / accepted
     return coverage, risk, sorted_confidence[group_ends]
 
 
-def aurc(correct, confidence):
+def aurc(correct, confidence, *, sample_weight=None):
     """Area under the risk-coverage curve, x1000.
 
     With the curve of :func:`risk_coverage_curve` (ties grouped), the area is
@@ -302,6 +336,9 @@ def aurc(correct, confidence):
     confidence : array-like of shape (n_samples,)
         Confidence that the base prediction is right; higher means more likely
         correct.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
 
     Returns
     -------
@@ -334,13 +371,13 @@ def aurc(correct, confidence):
     >>> round(aurc([True, False, True, False], [0.9, 0.9, 0.5, 0.1]), 3)
     458.333
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
-    return _aurc(correct, confidence)
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
+    return _aurc(correct, confidence, weight)
 
 
-def _aurc(correct, confidence):
+def _aurc(correct, confidence, weight=None):
     """:func:`aurc` on already validated arrays."""
-    coverage, risk, _ = _risk_coverage(correct, confidence)
+    coverage, risk, _ = _risk_coverage(correct, confidence, weight)
     return float(1000 * np.sum(np.diff(coverage, prepend=0.0) * risk))
 
 
@@ -354,7 +391,7 @@ def _optimal_aurc(error_rate):
     return float(1000 * (error_rate + (1 - error_rate) * np.log1p(-error_rate)))
 
 
-def e_aurc(correct, confidence):
+def e_aurc(correct, confidence, *, sample_weight=None):
     """Excess AURC: AURC minus the optimal AURC at the same error rate, x1000.
 
     ``E-AURC = AURC - AURC*`` with ``AURC* = err + (1 - err) ln(1 - err)``
@@ -370,6 +407,9 @@ def e_aurc(correct, confidence):
     confidence : array-like of shape (n_samples,)
         Confidence that the base prediction is right; higher means more likely
         correct.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
 
     Returns
     -------
@@ -400,11 +440,12 @@ def e_aurc(correct, confidence):
     >>> round(e_aurc([True, True, False, False], [0.9, 0.6, 0.4, 0.1]), 3)
     54.907
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
-    return _aurc(correct, confidence) - _optimal_aurc(1 - correct.mean())
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
+    error_rate = np.average(~correct, weights=weight)
+    return _aurc(correct, confidence, weight) - _optimal_aurc(error_rate)
 
 
-def error_detection_report(correct, confidence):
+def error_detection_report(correct, confidence, *, sample_weight=None):
     """All five failure-detection metrics at once.
 
     Parameters
@@ -415,6 +456,9 @@ def error_detection_report(correct, confidence):
     confidence : array-like of shape (n_samples,)
         Confidence that the base prediction is right; higher means more likely
         correct.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Non-negative sample weights; a sample of weight 0 counts for nothing.
 
     Returns
     -------
@@ -442,13 +486,16 @@ def error_detection_report(correct, confidence):
     aurc 208.333
     e_aurc 54.907
     """
-    correct, confidence = _check_correct_confidence(correct, confidence)
+    correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
     return {
-        "auroc_f": auroc_f(correct, confidence),
-        "aupr_error": aupr_error(correct, confidence),
-        "fpr_at_95_tpr": fpr_at_95_tpr(correct, confidence),
-        "aurc": aurc(correct, confidence),
-        "e_aurc": e_aurc(correct, confidence),
+        name: metric(correct, confidence, sample_weight=weight)
+        for name, metric in (
+            ("auroc_f", auroc_f),
+            ("aupr_error", aupr_error),
+            ("fpr_at_95_tpr", fpr_at_95_tpr),
+            ("aurc", aurc),
+            ("e_aurc", e_aurc),
+        )
     }
 
 

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import Pipeline
+from sklearn.utils.metadata_routing import MetadataRequest, _routing_enabled
 
 from ._failure_metrics import (
     _is_correct,
@@ -59,13 +60,13 @@ class _ErrorDetectionScorer:
     """Scorer ``(estimator, X, y) -> float`` for one failure-detection metric.
 
     Built by :func:`make_error_detection_scorer`; a plain module-level class
-    holding only the metric name, so it pickles.
+    holding only the metric name (and a routing request), so it pickles.
     """
 
     def __init__(self, metric):
         self.metric = metric
 
-    def __call__(self, estimator, X, y):
+    def __call__(self, estimator, X, y, sample_weight=None):
         metric, sign, single_class_ok = _SCORER_METRICS[self.metric]
         correct, confidence = _correct_and_confidence(estimator, X, y)
         if not single_class_ok and np.unique(correct).shape[0] < 2:
@@ -78,7 +79,42 @@ class _ErrorDetectionScorer:
                 stacklevel=2,
             )
             return np.nan
-        return sign * metric(correct, confidence)
+        return sign * metric(correct, confidence, sample_weight=sample_weight)
+
+    def set_score_request(self, *, sample_weight=None):
+        """Request ``sample_weight`` when a meta-estimator routes metadata.
+
+        As scikit-learn's own scorers: with
+        ``sklearn.set_config(enable_metadata_routing=True)``,
+        ``scorer.set_score_request(sample_weight=True)`` lets ``cross_validate``
+        or ``GridSearchCV`` pass the test fold's weights to the metric.
+
+        Parameters
+        ----------
+        sample_weight : bool, str or None, default=None
+            ``True``: requested; ``False``: not requested; ``None``: an error
+            if given; a string: the name under which it is passed.
+
+        Returns
+        -------
+        self : object
+            The scorer.
+        """
+        if not _routing_enabled():
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is "
+                "enabled: sklearn.set_config(enable_metadata_routing=True)."
+            )
+        self._score_request = sample_weight
+        return self
+
+    def get_metadata_routing(self):
+        """The scorer's metadata request (see :meth:`set_score_request`)."""
+        request = MetadataRequest(owner=self)
+        request.score.add_request(
+            param="sample_weight", alias=getattr(self, "_score_request", None)
+        )
+        return request
 
     def __repr__(self):
         return f"make_error_detection_scorer(metric={self.metric!r})"
@@ -105,9 +141,12 @@ def make_error_detection_scorer(metric="auroc_f"):
     Returns
     -------
     scorer : callable
-        A picklable object ``scorer(estimator, X, y) -> float``. The estimator
-        must have ``predict`` and ``predict_error_proba``, like
-        :class:`~metaerr_sk.MetaErrClassifier`.
+        A picklable object ``scorer(estimator, X, y, sample_weight=None) ->
+        float``. The estimator must have ``predict`` and
+        ``predict_error_proba``, like :class:`~metaerr_sk.MetaErrClassifier`.
+        With metadata routing enabled,
+        ``scorer.set_score_request(sample_weight=True)`` lets
+        ``cross_validate`` and ``GridSearchCV`` pass each test fold's weights.
 
     Raises
     ------
@@ -151,4 +190,7 @@ def make_error_detection_scorer(metric="auroc_f"):
 ERROR_DETECTION_SCORERS = {
     name: make_error_detection_scorer(name) for name in _SCORER_METRICS
 }
-"""dict: scorer name -> scorer, for ``scoring=ERROR_DETECTION_SCORERS``."""
+"""dict: scorer name -> scorer, for ``scoring=ERROR_DETECTION_SCORERS``.
+
+Shared instances: to request ``sample_weight``, build your own with
+:func:`make_error_detection_scorer` rather than changing these."""

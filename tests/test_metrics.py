@@ -6,11 +6,21 @@ import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_blobs, make_classification
-from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
+from sklearn.exceptions import (
+    DataConversionWarning,
+    UndefinedMetricWarning,
+    UnsetMetadataPassedError,
+)
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
+from sklearn.model_selection import (
+    GridSearchCV,
+    KFold,
+    StratifiedKFold,
+    cross_validate,
+)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -553,3 +563,126 @@ def test_scorer_asks_a_metaerr_base_once(noisy_data):
     CountingLogisticRegression.rows_seen = 0
     assert make_error_detection_scorer("auroc_f")(meta, X, y) == expected
     assert CountingLogisticRegression.rows_seen == len(X)
+
+
+# ------------------------------------------------------------ sample_weight
+
+
+@pytest.fixture(scope="module")
+def weighted_pairs():
+    rng = np.random.RandomState(7)
+    correct = rng.rand(200) < 0.7
+    confidence = rng.randint(0, 8, 200) / 8  # many ties
+    weight = rng.randint(0, 4, 200)  # zeros included
+    return correct, confidence, weight
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_integer_weights_equal_repeated_samples(weighted_pairs, name):
+    correct, confidence, weight = weighted_pairs
+    weighted = METRICS[name](correct, confidence, sample_weight=weight)
+    repeated = METRICS[name](np.repeat(correct, weight), np.repeat(confidence, weight))
+    assert weighted == pytest.approx(repeated, rel=1e-12)
+
+
+def test_weighted_risk_coverage_curve_equals_repeated_samples(weighted_pairs):
+    correct, confidence, weight = weighted_pairs
+    weighted = risk_coverage_curve(correct, confidence, sample_weight=weight)
+    repeated = risk_coverage_curve(
+        np.repeat(correct, weight), np.repeat(confidence, weight)
+    )
+    for got, expected in zip(weighted, repeated, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_uniform_weights_change_nothing(weighted_pairs, name):
+    correct, confidence, _ = weighted_pairs
+    uniform = np.full(correct.shape[0], 2.5)
+    assert METRICS[name](correct, confidence, sample_weight=uniform) == pytest.approx(
+        METRICS[name](correct, confidence), rel=1e-12
+    )
+
+
+def test_weighted_report_matches_each_metric(weighted_pairs):
+    correct, confidence, weight = weighted_pairs
+    report = error_detection_report(correct, confidence, sample_weight=weight)
+    for name, metric in METRICS.items():
+        assert report[name] == metric(correct, confidence, sample_weight=weight)
+
+
+@pytest.mark.parametrize(
+    "weight, match",
+    [
+        ([1.0, -1.0, 1.0, 1.0], "[Nn]egative"),
+        ([1.0, 1.0, 1.0], r"sample_weight\.shape"),
+        ([1.0, np.nan, 1.0, 1.0], "NaN"),
+        ([0.0, 0.0, 0.0, 0.0], "non-zero"),
+    ],
+)
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_bad_sample_weight_raises(name, weight, match):
+    with pytest.raises(ValueError, match=match):
+        METRICS[name](
+            [True, False, True, False], [0.9, 0.8, 0.3, 0.1], sample_weight=weight
+        )
+
+
+@pytest.mark.parametrize("name", SCORER_NAMES)
+def test_scorer_takes_sample_weight(noisy_data, name):
+    X, y = noisy_data
+    weight = 1.0 + np.arange(len(y)) % 3
+    estimator = FakeErrorPredictor().fit(X, y)
+    correct = estimator.predict(X) == y
+    confidence = 1 - estimator.predict_error_proba(X)
+    metric = METRICS[name.removeprefix("neg_")]
+    sign = -1 if name.startswith("neg_") else 1
+    score = make_error_detection_scorer(name)(estimator, X, y, sample_weight=weight)
+    assert score == pytest.approx(
+        sign * metric(correct, confidence, sample_weight=weight)
+    )
+    assert score != pytest.approx(sign * metric(correct, confidence))
+
+
+def test_scorer_receives_routed_sample_weight(noisy_data):
+    X, y = noisy_data
+    weight = 1.0 + np.arange(len(y)) % 3
+    cv = KFold(3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_error_detection_scorer("neg_aurc").set_score_request(
+            sample_weight=True
+        )
+        scores = cross_validate(
+            FakeErrorPredictor(),
+            X,
+            y,
+            cv=cv,
+            scoring=scorer,
+            params={"sample_weight": weight},
+        )["test_score"]
+        restored = pickle.loads(pickle.dumps(scorer))
+        assert restored.get_metadata_routing().score.requests == {"sample_weight": True}
+    for score, (train, test) in zip(scores, cv.split(X), strict=True):
+        model = FakeErrorPredictor().fit(X[train], y[train])
+        expected = -aurc(
+            model.predict(X[test]) == y[test],
+            1 - model.predict_error_proba(X[test]),
+            sample_weight=weight[test],
+        )
+        assert score == pytest.approx(expected)
+
+
+def test_scorer_sample_weight_must_be_requested(noisy_data):
+    X, y = noisy_data
+    with sklearn.config_context(enable_metadata_routing=True):
+        with pytest.raises(UnsetMetadataPassedError, match="set_score_request"):
+            cross_validate(
+                FakeErrorPredictor(),
+                X,
+                y,
+                cv=3,
+                scoring=make_error_detection_scorer(),
+                params={"sample_weight": np.ones(len(y))},
+            )
+    with pytest.raises(RuntimeError, match="enable_metadata_routing"):
+        make_error_detection_scorer().set_score_request(sample_weight=True)
