@@ -1,8 +1,9 @@
 """The failure-detection metrics, on ``(correct, confidence)`` pairs.
 
 Public through :mod:`metaerr_sk.metrics`, whose docstring gives the conventions.
-Kept apart from the scorers, which need :class:`~metaerr_sk.MetaErrClassifier`,
-so that modules the estimators import can use the metrics without a cycle.
+Kept apart from the scorers (``_scorer.py``, which imports
+:class:`~metaerr_sk.MetaErrClassifier`): the metrics need numpy and scikit-learn
+only.
 """
 
 import numpy as np

@@ -69,11 +69,17 @@ class _ErrorDetectionScorer:
     def __call__(self, estimator, X, y, sample_weight=None):
         metric, sign, single_class_ok = _SCORER_METRICS[self.metric]
         correct, confidence = _correct_and_confidence(estimator, X, y)
-        if not single_class_ok and np.unique(correct).shape[0] < 2:
+        # samples of weight 0 count for nothing (a malformed weight is left to
+        # the metric, which says what is wrong with it)
+        counted, what = correct, "base predictions"
+        if sample_weight is not None and np.shape(sample_weight) == correct.shape:
+            counted = correct[np.asarray(sample_weight) > 0]
+            what = "base predictions of non-zero weight"
+        if not single_class_ok and np.unique(counted).shape[0] < 2:
             warnings.warn(
                 f"Scorer {self.metric!r} is undefined on this split: all "
-                f"{correct.shape[0]} base predictions are "
-                f"{'correct' if correct.all() else 'wrong'}. Returning nan; use "
+                f"{counted.shape[0]} {what} are "
+                f"{'correct' if counted.all() else 'wrong'}. Returning nan; use "
                 "larger or stratified test splits, or 'neg_aurc'.",
                 UndefinedMetricWarning,
                 stacklevel=2,

@@ -686,3 +686,19 @@ def test_scorer_sample_weight_must_be_requested(noisy_data):
             )
     with pytest.raises(RuntimeError, match="enable_metadata_routing"):
         make_error_detection_scorer().set_score_request(sample_weight=True)
+
+
+def test_scorer_counts_only_weighted_predictions_for_single_class(noisy_data):
+    X, y = noisy_data
+    estimator = FakeErrorPredictor().fit(X, y)
+    correct = estimator.predict(X) == y
+    weight = correct.astype(float)  # every wrong prediction weighs 0
+    with pytest.warns(UndefinedMetricWarning, match="non-zero weight are correct"):
+        score = make_error_detection_scorer("auroc_f")(
+            estimator, X, y, sample_weight=weight
+        )
+    assert np.isnan(score)
+    # AURC is defined: no weighted error, no risk
+    assert make_error_detection_scorer("neg_aurc")(
+        estimator, X, y, sample_weight=weight
+    ) == pytest.approx(0.0)
