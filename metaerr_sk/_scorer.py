@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import MetadataRequest, _routing_enabled
 
 from ._failure_metrics import (
+    _check_inputs,
     _is_correct,
     aupr_error,
     aurc,
@@ -69,23 +70,22 @@ class _ErrorDetectionScorer:
     def __call__(self, estimator, X, y, sample_weight=None):
         metric, sign, single_class_ok = _SCORER_METRICS[self.metric]
         correct, confidence = _correct_and_confidence(estimator, X, y)
-        # samples of weight 0 count for nothing (a malformed weight is left to
-        # the metric, which says what is wrong with it)
-        counted, what = correct, "base predictions"
-        if sample_weight is not None and np.shape(sample_weight) == correct.shape:
-            counted = correct[np.asarray(sample_weight) > 0]
-            what = "base predictions of non-zero weight"
-        if not single_class_ok and np.unique(counted).shape[0] < 2:
+        # the metrics' own validation, which leaves out samples of weight 0
+        correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
+        if not single_class_ok and np.unique(correct).shape[0] < 2:
+            what = "base predictions" + (
+                "" if weight is None else " of non-zero weight"
+            )
             warnings.warn(
                 f"Scorer {self.metric!r} is undefined on this split: all "
-                f"{counted.shape[0]} {what} are "
-                f"{'correct' if counted.all() else 'wrong'}. Returning nan; use "
+                f"{correct.shape[0]} {what} are "
+                f"{'correct' if correct.all() else 'wrong'}. Returning nan; use "
                 "larger or stratified test splits, or 'neg_aurc'.",
                 UndefinedMetricWarning,
                 stacklevel=2,
             )
             return np.nan
-        return sign * metric(correct, confidence, sample_weight=sample_weight)
+        return sign * metric(correct, confidence, sample_weight=weight)
 
     def set_score_request(self, *, sample_weight=None):
         """Request ``sample_weight`` when a meta-estimator routes metadata.
