@@ -22,8 +22,10 @@ training split, capped, is the pool, with 40% symmetric label noise. The
 original test split is untouched.
 
 Arms: base; + E_sample; + random pool samples (same budget); + the whole noisy
-pool; + nearest-neighbour selection; + selection with the label filter (all the
-labelled arms also train on E_sample); + selection driven by MetaErr flags on the
+pool; + nearest-neighbour selection; + selection with the label filter, with the
+budget global (``+nn_filter``) or shared evenly over the error samples
+(``+nn_filter_per_error``) (all the labelled arms also train on E_sample);
++ selection driven by MetaErr flags on the
 deployment set (the 200 most likely failures, no labels), without and with the
 label filter on estimated labels (the base's runner-up classes weighted by the
 weak labels of their nearest pool samples). Target, per dataset:
@@ -76,7 +78,15 @@ from metaerr_sk.datasets import load_dataset
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("heldout_acc", "test_acc")
 BASELINES = ("base", "+E_sample", "+random", "+whole_pool")
-CURVE_ARMS = ("+random", "+nn", "+nn_filter", "+metaerr_nn", "+metaerr_nn_vote")
+CURVE_ARMS = (
+    "+random",
+    "+nn",
+    "+nn_filter",
+    "+nn_filter_per_error",
+    "+metaerr_nn",
+    "+metaerr_nn_vote",
+)
+LABELLED_SELECTIONS = ("+nn", "+nn_filter", "+nn_filter_per_error")
 # The MetaErr fallback warning (no out-of-fold error) is expected in tiny smoke runs.
 warnings.filterwarnings("ignore", message="The base made 0 out-of-fold errors")
 
@@ -247,6 +257,9 @@ def run_one(key, seed, cfg, smoke):
         "+random": lambda b: dcd(b, strategy="random"),
         "+nn": lambda b: dcd(b),
         "+nn_filter": lambda b: dcd(b, label_filter=True),
+        "+nn_filter_per_error": lambda b: dcd(
+            b, label_filter=True, budget_allocation="per_error"
+        ),
         "+metaerr_nn": lambda b: dcd(
             b,
             error_source="metaerr",
@@ -341,12 +354,11 @@ def acceptance(summary):
         best_acc = methods[best]["heldout_acc"]["mean"]
         # the MetaErr loop is held to half the gain of the better labelled selection
         nn_gain = (
-            max(methods[a]["heldout_acc"]["mean"] for a in ("+nn", "+nn_filter"))
+            max(methods[a]["heldout_acc"]["mean"] for a in LABELLED_SELECTIONS)
             - best_acc
         )
         for arm, need in (
-            ("+nn", 0.05),
-            ("+nn_filter", 0.05),
+            *((a, 0.05) for a in LABELLED_SELECTIONS),
             ("+metaerr_nn", 0.5 * max(nn_gain, 0.0)),
             ("+metaerr_nn_vote", 0.5 * max(nn_gain, 0.0)),
         ):

@@ -128,8 +128,16 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     budget : int, default=None
         Total number of pool samples to add; overrides ``n_neighbors``. With
-        ``strategy="nearest"`` the ``budget`` pool samples closest to their
-        nearest error sample.
+        ``strategy="nearest"``, shared out as ``budget_allocation`` says.
+
+    budget_allocation : {"global", "per_error"}, default="global"
+        With ``budget``: ``"global"`` adds the ``budget`` pool samples closest
+        to their nearest error sample; ``"per_error"`` shares the budget evenly
+        over the error samples (every error sample's nearest first, then every
+        second nearest, ...), so that error samples in sparse regions of the
+        pool get their share. See
+        :func:`~metaerr_sk.neighbors.select_neighbors`. Unused without
+        ``budget``.
 
     label_filter : bool, default=False
         Only select pool samples whose weak label equals the label of the error
@@ -253,6 +261,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "budget": [Interval(Integral, 1, None, closed="left"), None],
         "label_filter": ["boolean"],
+        "budget_allocation": [StrOptions({"global", "per_error"})],
         "strategy": [StrOptions({"nearest", "random"})],
         "error_source": [StrOptions({"labels", "metaerr"})],
         "meta_estimator": [HasMethods(["fit", "predict_error_proba"]), None],
@@ -272,6 +281,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         n_neighbors=10,
         budget=None,
         label_filter=False,
+        budget_allocation="global",
         strategy="nearest",
         error_source="labels",
         meta_estimator=None,
@@ -287,6 +297,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.budget = budget
         self.label_filter = label_filter
+        self.budget_allocation = budget_allocation
         self.strategy = strategy
         self.error_source = error_source
         self.meta_estimator = meta_estimator
@@ -467,6 +478,9 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             Z_pool,
             n_neighbors=None if self.budget is not None else self.n_neighbors,
             budget=self.budget,
+            budget_allocation="global"
+            if self.budget is None
+            else self.budget_allocation,
             error_labels=y_err,
             pool_labels=y_pool if y_err is not None else None,
             label_filter=self.label_filter,

@@ -89,6 +89,40 @@ def _budget_select(search, errors, pool, groups, budget, kwargs):
     return np.sort(tied[np.lexsort((tied, nearest[tied]))[:budget]])
 
 
+def _per_error_select(search, errors, pool, groups, budget, kwargs):
+    """The ``budget`` pool rows of smallest neighbour rank.
+
+    A pool row's rank is its best position in an (agreeing) error sample's
+    list of nearest pool rows; ties by the distance at that position, then by
+    index. The lists are searched ``k`` deep, with ``k`` doubled until they
+    hold ``budget`` distinct rows: every row outside them ranks deeper than
+    ``k``, behind every row inside, so the choice is exact.
+    """
+    # overlapping lists need more than budget / n_errors each; start at twice
+    k = 2 * -(-budget // errors.shape[0])
+    while True:
+        ranks, dists, rows = [], [], []
+        for q_rows, p_rows in groups:
+            n_avail = pool.shape[0] if p_rows is None else p_rows.shape[0]
+            k_g = min(k, n_avail)
+            if k_g == 0:  # a label no pool sample has: the others fill the budget
+                continue
+            dist, ind = search(errors[q_rows], pool, k_g, rows=p_rows, **kwargs)
+            ranks.append(np.broadcast_to(np.arange(k_g), dist.shape).ravel())
+            dists.append(dist.ravel())
+            rows.append(ind.ravel() if p_rows is None else p_rows[ind.ravel()])
+        ranks, dists, rows = map(np.concatenate, (ranks, dists, rows))
+        order = np.lexsort((rows, dists, ranks))
+        # each row once, at its best (first) place in the order
+        _, first = np.unique(rows[order], return_index=True)
+        best = order[np.sort(first)]
+        # the budget was checked against the rows available, so a deep enough
+        # k always gets there
+        if best.size >= budget:
+            return np.sort(rows[best[:budget]])
+        k *= 2
+
+
 def select_neighbors(
     error_embeddings,
     pool_embeddings,
@@ -98,6 +132,7 @@ def select_neighbors(
     error_labels=None,
     pool_labels=None,
     label_filter=False,
+    budget_allocation="global",
     memory_limit_mb=_DEFAULT_MEMORY_LIMIT_MB,
     backend="auto",
     n_jobs=None,
@@ -110,8 +145,8 @@ def select_neighbors(
 
     - ``n_neighbors``: the ``n_neighbors`` nearest pool samples of every error
       sample, united (so at most ``n_errors * n_neighbors`` indices);
-    - ``budget``: exactly ``budget`` pool samples, those closest to their nearest
-      error sample (ties by lower index).
+    - ``budget``: exactly ``budget`` pool samples, shared out as
+      ``budget_allocation`` says.
 
     Parameters
     ----------
@@ -139,6 +174,20 @@ def select_neighbors(
         never selected. An error sample whose label no pool sample has
         retrieves nothing: an error with ``n_neighbors`` (it cannot get its
         ``n_neighbors``), not with ``budget`` (the others fill it).
+    budget_allocation : {"global", "per_error"}, default="global"
+        How ``budget`` is shared out (budget mode only):
+
+        - ``"global"``: the ``budget`` pool samples closest to their nearest
+          error sample (ties by lower index). Error samples in dense regions of
+          the pool take most of the budget.
+        - ``"per_error"``: evenly over the error samples, by neighbour rank:
+          every error sample's nearest pool sample first, then every second
+          nearest, and so on; at the last rank that fits only partly, the
+          samples closest to their error sample (ties by lower index). This is
+          the ``n_neighbors`` union with the depth that fills the budget. A
+          pool sample shared by several lists counts once, so the lists are
+          searched deeper than ``budget / n_errors``: up to ``budget`` deep
+          when all error samples share their neighbours.
     memory_limit_mb : float, default=256
         Passed to :func:`~metaerr_sk.neighbors.kneighbors_l2`.
     backend : {"auto", "numpy", "torch", "faiss"}, default="auto"
@@ -177,6 +226,15 @@ def select_neighbors(
     array([0, 1, 7, 8])
     >>> select_neighbors([[0.2], [7.9]], pool, budget=3)
     array([0, 1, 8])
+
+    A global budget goes to the error sample in the dense part of the pool;
+    ``"per_error"`` gives each error sample its share:
+
+    >>> pool = np.array([[0.0], [3], [6], [20], [21], [22], [23], [24]])
+    >>> select_neighbors([[0.0], [22]], pool, budget=4)
+    array([0, 4, 5, 6])
+    >>> select_neighbors([[0.0], [22]], pool, budget=4, budget_allocation="per_error")
+    array([0, 1, 4, 5])
     """
     errors, e_max = _check_embeddings(error_embeddings, "error_embeddings")
     pool, p_max = _check_embeddings(pool_embeddings, "pool_embeddings")
@@ -211,6 +269,17 @@ def select_neighbors(
     )
     search = _resolve_backend(backend)
 
+    if budget_allocation not in ("global", "per_error"):
+        raise ValueError(
+            'budget_allocation must be "global" or "per_error", got '
+            f"{budget_allocation!r}."
+        )
+    if budget is None and budget_allocation != "global":
+        raise ValueError(
+            f"budget_allocation={budget_allocation!r} shares out a budget; give "
+            "budget, or drop budget_allocation when selecting n_neighbors per "
+            "error sample."
+        )
     if budget is not None:
         budget = _check_number(budget, "budget")
         n_avail = sum(pool.shape[0] if p is None else p.shape[0] for _, p in groups)
@@ -222,7 +291,8 @@ def select_neighbors(
                 f"budget={budget} is larger than the {n_avail} {what}; lower the "
                 "budget."
             )
-        return _budget_select(search, errors, pool, groups, budget, kwargs)
+        select = _budget_select if budget_allocation == "global" else _per_error_select
+        return select(search, errors, pool, groups, budget, kwargs)
 
     k = 10 if n_neighbors is None else _check_number(n_neighbors, "n_neighbors")
     selected = []

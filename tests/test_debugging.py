@@ -95,6 +95,34 @@ def test_budget_selects_exactly_budget(gap, budget, add_error_sample):
     assert dcd.estimator_.n_samples_fit_ == 80 + budget + extra
 
 
+@pytest.mark.parametrize("label_filter", [False, True])
+def test_budget_allocation_is_the_cores(gap, label_filter):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    selected = {}
+    for allocation in ("global", "per_error"):
+        dcd = DataCentricDebugger(
+            _base(), budget=40, label_filter=label_filter, budget_allocation=allocation
+        ).fit(X, y, **kw)
+        expected = select_neighbors(
+            X_err,
+            X_pool,
+            budget=40,
+            error_labels=y_err,
+            pool_labels=y_pool,
+            label_filter=label_filter,
+            budget_allocation=allocation,
+        )
+        np.testing.assert_array_equal(dcd.selected_, expected)
+        selected[allocation] = dcd.selected_
+    assert not np.array_equal(selected["global"], selected["per_error"])
+    # without a budget there is nothing to share out: n_neighbors per error
+    dcd = DataCentricDebugger(_base(), budget_allocation="per_error").fit(X, y, **kw)
+    np.testing.assert_array_equal(
+        dcd.selected_, select_neighbors(X_err, X_pool, n_neighbors=10)
+    )
+
+
 def test_label_filter_keeps_agreeing_weak_labels(gap):
     X, y, X_err, y_err, X_pool, y_pool, *_ = gap
     y_err = np.zeros_like(y_err)  # every failure labelled 0
@@ -405,6 +433,7 @@ def test_missing_or_misplaced_error_sample(gap):
     [
         ({"budget": 0}, "'budget' parameter"),
         ({"strategy": "farthest"}, "'strategy' parameter"),
+        ({"budget_allocation": "even"}, "'budget_allocation' parameter"),
         ({"error_source": "oracle"}, "'error_source' parameter"),
         ({"neighbors_backend": "annoy"}, "'neighbors_backend' parameter"),
     ],
@@ -453,3 +482,4 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     assert 0.0 <= quality["from_failing"] <= 1.0
     assert "## Selections at the main budget" in (tmp_path / f"{stem}.md").read_text()
     assert (tmp_path / f"{stem}.png").stat().st_size > 0
+

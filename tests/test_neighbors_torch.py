@@ -85,7 +85,12 @@ def test_label_filtered_selection_is_the_same(fallbacks):
         pool_labels=rng.integers(0, 3, 3000),
         label_filter=True,
     )
-    for mode in (dict(n_neighbors=4), dict(budget=321)):
+    modes = (
+        dict(n_neighbors=4),
+        dict(budget=321),
+        dict(budget=321, budget_allocation="per_error"),
+    )
+    for mode in modes:
         assert_array_equal(
             select_neighbors(errors, pool, backend="torch", **mode, **labels),
             select_neighbors(errors, pool, backend="numpy", **mode, **labels),

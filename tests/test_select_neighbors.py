@@ -33,6 +33,23 @@ def _brute_budget(errors, pool, budget, error_labels=None, pool_labels=None):
     return np.sort(order)
 
 
+def _brute_per_error(errors, pool, budget, error_labels=None, pool_labels=None):
+    """Pool rows by their best rank in an (agreeing) error's sorted list."""
+    full = ((errors[:, None, :] - pool[None, :, :]) ** 2).sum(axis=-1)
+    if error_labels is not None:
+        full = np.where(error_labels[:, None] == pool_labels[None, :], full, np.inf)
+    ranks = np.empty_like(full)
+    for e, dist in enumerate(full):
+        ranks[e, np.argsort(dist, kind="stable")] = np.arange(len(pool))
+    ranks[~np.isfinite(full)] = np.inf
+    best_rank = ranks.min(axis=0)
+    # the distance at the best rank, the smallest if several errors share it
+    at_best = np.where(ranks == best_rank, full, np.inf).min(axis=0)
+    order = np.lexsort((np.arange(len(pool)), at_best, best_rank))[:budget]
+    assert np.isfinite(best_rank[order]).all()
+    return np.sort(order)
+
+
 @pytest.fixture
 def threads_on_small_pools(monkeypatch):
     """Let n_jobs > 1 start threads even on the small pools of these tests."""
@@ -212,18 +229,25 @@ def test_select_neighbors_is_the_union_of_each_error_samples_neighbours():
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("budget", [1, 7, 60, 700])
+@pytest.mark.parametrize("budget", [1, 7, 14, 15, 60, 700])
 @pytest.mark.parametrize("integer", [False, True])
-def test_budget_takes_pool_samples_closest_to_any_error(seed, budget, integer):
+@pytest.mark.parametrize(
+    "allocation, brute",
+    [("global", _brute_budget), ("per_error", _brute_per_error)],
+)
+def test_budget_matches_brute_force(seed, budget, integer, allocation, brute):
+    # global: closest to any error sample; per_error: by neighbour rank
     rng = np.random.default_rng(seed)
     if integer:
         errors, pool = _integer_data(rng, 15, 700, 3, high=4)
     else:
         errors = rng.standard_normal((15, 4))
         pool = rng.standard_normal((700, 4))
-    selected = select_neighbors(errors, pool, budget=budget)
+    selected = select_neighbors(
+        errors, pool, budget=budget, budget_allocation=allocation
+    )
     assert selected.shape == (budget,)
-    assert_array_equal(selected, _brute_budget(errors, pool.astype(float), budget))
+    assert_array_equal(selected, brute(errors, pool.astype(float), budget))
 
 
 def test_budget_with_a_small_memory_limit_scans_the_pool_in_slices():
@@ -277,6 +301,66 @@ def test_label_filter_with_budget(budget):
         errors, pool.astype(float), budget, error_labels, pool_labels
     )
     assert_array_equal(selected, expected)
+
+
+def test_per_error_budget_of_the_union_size_is_the_n_neighbors_union():
+    # the definition: the k-per-error-sample union, with the k that fills it
+    rng = np.random.default_rng(3)
+    errors, pool = _integer_data(rng, 30, 2000, 4, high=5)
+    for k in (1, 3, 8):
+        union = select_neighbors(errors, pool, n_neighbors=k)
+        per_error = select_neighbors(
+            errors, pool, budget=union.size, budget_allocation="per_error"
+        )
+        assert_array_equal(per_error, union)
+
+
+def test_per_error_budget_spreads_where_a_global_budget_piles_up():
+    # 5 error samples in a dense blob, 5 in a sparse region: a global budget
+    # goes almost all to the blob, a per-error budget half to each
+    rng = np.random.default_rng(0)
+    dense = rng.normal(0, 0.1, size=(500, 2))
+    sparse = rng.normal(10, 3.0, size=(500, 2))
+    pool = np.vstack([dense, sparse])
+    errors = np.vstack([dense[:5], sparse[:5]]) + 0.01
+    picked = {}
+    for allocation in ("global", "per_error"):
+        selected = select_neighbors(
+            errors, pool, budget=100, budget_allocation=allocation
+        )
+        picked[allocation] = np.mean(selected < 500)
+    assert picked["global"] > 0.9
+    assert 0.4 <= picked["per_error"] <= 0.6
+
+
+@pytest.mark.parametrize("budget", [3, 50, 300])
+def test_per_error_budget_with_label_filter(budget):
+    rng = np.random.default_rng(1)
+    errors, pool = _integer_data(rng, 10, 600, 3, high=4)
+    # label 2 has no pool sample: its error samples retrieve nothing
+    error_labels = np.array([0, 1, 2, 0, 1, 2, 0, 1, 0, 0])
+    pool_labels = rng.integers(0, 2, size=600)
+    kw = dict(error_labels=error_labels, pool_labels=pool_labels, label_filter=True)
+    selected = select_neighbors(
+        errors, pool, budget=budget, budget_allocation="per_error", **kw
+    )
+    expected = _brute_per_error(
+        errors, pool.astype(float), budget, error_labels, pool_labels
+    )
+    assert_array_equal(selected, expected)
+
+
+def test_per_error_budget_searches_deeper_when_the_lists_overlap():
+    # identical error samples share every neighbour: the lists must be searched
+    # budget deep, far past the first guess of 2 * budget / n_errors
+    rng = np.random.default_rng(2)
+    errors = np.repeat(rng.standard_normal((1, 3)), 40, axis=0)
+    pool = rng.standard_normal((5000, 3))
+    selected = select_neighbors(
+        errors, pool, budget=1234, budget_allocation="per_error", memory_limit_mb=0.1
+    )
+    assert_array_equal(selected, _brute_per_error(errors[:1], pool, 1234))
+    assert_array_equal(selected, select_neighbors(errors[:1], pool, budget=1234))
 
 
 # ---------------------------------------------------------------------- backends
@@ -401,6 +485,8 @@ LP = np.array([0] * 8 + [1] * 2)
         (E, P, {"budget": 11}, "budget=11 is larger than the 10 pool samples"),
         (E, P, {"budget": 0}, "budget must be >= 1"),
         (E, P, {"n_neighbors": 2, "budget": 3}, "either n_neighbors .* or budget"),
+        (E, P, {"budget": 3, "budget_allocation": "even"}, "must be .global. or"),
+        (E, P, {"budget_allocation": "per_error"}, "shares out a budget; give"),
         (E + np.nan, P, {}, "error_embeddings contains NaN"),
         (E, P + np.inf, {}, "pool_embeddings contains NaN or inf"),
         (E.ravel(), P, {}, "error_embeddings must be a 2-D array"),
