@@ -6,12 +6,7 @@ package imports without it.
 
 import numpy as np
 
-from ._failure_metrics import (
-    _aurc,
-    _check_correct_confidence,
-    _optimal_aurc,
-    _risk_coverage,
-)
+from ._failure_metrics import _aurc, _check_inputs, _optimal_aurc, _risk_coverage
 from ._scorer import _correct_and_confidence
 
 __all__ = ["RiskCoverageDisplay"]
@@ -184,7 +179,15 @@ class RiskCoverageDisplay:
 
     @classmethod
     def from_scores(
-        cls, correct, confidence, *, name=None, ax=None, plot_oracle=False, **kwargs
+        cls,
+        correct,
+        confidence,
+        *,
+        sample_weight=None,
+        name=None,
+        ax=None,
+        plot_oracle=False,
+        **kwargs,
     ):
         """Plot the risk-coverage curve of a confidence score.
 
@@ -196,6 +199,10 @@ class RiskCoverageDisplay:
         confidence : array-like of shape (n_samples,)
             Confidence that the base prediction is right; higher means more
             likely correct.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as in
+            :func:`~metaerr_sk.metrics.risk_coverage_curve`.
 
         name : str, default=None
             Name of the score, shown in the legend.
@@ -229,19 +236,28 @@ class RiskCoverageDisplay:
         >>> display.line_.get_label()
         'MSP (AURC = 458.3)'
         """
-        correct, confidence = _check_correct_confidence(correct, confidence)
-        coverage, risk, _ = _risk_coverage(correct, confidence)
+        correct, confidence, weight = _check_inputs(correct, confidence, sample_weight)
+        coverage, risk, _ = _risk_coverage(correct, confidence, weight)
         display = cls(
             coverage=coverage,
             risk=risk,
-            aurc=_aurc(correct, confidence),
+            aurc=_aurc(correct, confidence, weight),
             name=name,
         )
         return display.plot(ax=ax, plot_oracle=plot_oracle, **kwargs)
 
     @classmethod
     def from_estimator(
-        cls, estimator, X, y, *, ax=None, name=None, plot_oracle=False, **kwargs
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        sample_weight=None,
+        ax=None,
+        name=None,
+        plot_oracle=False,
+        **kwargs,
     ):
         """Plot the risk-coverage curve of a fitted error predictor.
 
@@ -259,6 +275,10 @@ class RiskCoverageDisplay:
 
         y : array-like of shape (n_samples,)
             True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as in
+            :func:`~metaerr_sk.metrics.risk_coverage_curve`.
 
         ax : matplotlib Axes, default=None
             Axes to plot on. If None, a new figure and axes are created.
@@ -284,7 +304,13 @@ class RiskCoverageDisplay:
         correct, confidence = _correct_and_confidence(estimator, X, y)
         name = type(estimator).__name__ if name is None else name
         return cls.from_scores(
-            correct, confidence, name=name, ax=ax, plot_oracle=plot_oracle, **kwargs
+            correct,
+            confidence,
+            sample_weight=sample_weight,
+            name=name,
+            ax=ax,
+            plot_oracle=plot_oracle,
+            **kwargs,
         )
 
 

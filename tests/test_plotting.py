@@ -153,6 +153,41 @@ def test_from_estimator():
     assert named.line_.get_label().startswith("MetaErr (AURC = ")
 
 
+def test_sample_weight_draws_the_curve_of_repeated_samples():
+    weight = np.array([2, 0, 1, 3, 1])
+    weighted = RiskCoverageDisplay.from_scores(
+        CORRECT, CONFIDENCE, sample_weight=weight, plot_oracle=True
+    )
+    rows = np.repeat(np.arange(CORRECT.size), weight)
+    repeated = RiskCoverageDisplay.from_scores(
+        CORRECT[rows], CONFIDENCE[rows], plot_oracle=True
+    )
+    np.testing.assert_allclose(weighted.coverage, repeated.coverage)
+    np.testing.assert_allclose(weighted.risk, repeated.risk)
+    assert weighted.aurc == pytest.approx(repeated.aurc)
+    assert weighted.aurc == pytest.approx(
+        aurc(CORRECT, CONFIDENCE, sample_weight=weight)
+    )
+    assert 1000 * _step_area(weighted.line_) == pytest.approx(weighted.aurc)
+    np.testing.assert_allclose(
+        weighted.oracle_line_.get_ydata(), repeated.oracle_line_.get_ydata()
+    )
+    with pytest.raises(ValueError, match="Negative values"):
+        RiskCoverageDisplay.from_scores(CORRECT, CONFIDENCE, sample_weight=-weight)
+
+
+def test_from_estimator_with_sample_weight():
+    X, y = make_classification(n_samples=120, flip_y=0.3, random_state=0)
+    estimator = FakeErrorPredictor().fit(X, y)
+    correct = estimator.predict(X) == y
+    confidence = 1 - estimator.predict_error_proba(X)
+    weight = np.random.default_rng(0).integers(0, 4, size=120)
+    display = RiskCoverageDisplay.from_estimator(estimator, X, y, sample_weight=weight)
+    expected = aurc(correct, confidence, sample_weight=weight)
+    assert display.aurc == pytest.approx(expected)
+    assert display.aurc != pytest.approx(aurc(correct, confidence))
+
+
 def test_from_estimator_needs_predict_error_proba():
     X, y = make_classification(n_samples=40, random_state=0)
     with pytest.raises(TypeError, match="predict_error_proba"):
