@@ -447,6 +447,11 @@ def main(argv=None):
     parser.add_argument("--machine", default=None, help="recorded in the results")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.pool_size is not None and args.pool_size < 0:
+        # a negative slice end would silently drop pool samples from the end
+        parser.error(
+            f"--pool-size must be >= 0 (0: all of the rest), got {args.pool_size}"
+        )
 
     if args.smoke:
         cfg, seeds, keys = dict(SMOKE), [0], ["fashion-mnist-pca50"]

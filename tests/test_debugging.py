@@ -483,3 +483,23 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     assert "## Selections at the main budget" in (tmp_path / f"{stem}.md").read_text()
     assert (tmp_path / f"{stem}.png").stat().st_size > 0
 
+
+def test_bench_debugging_refuses_a_negative_pool_size(tmp_path, data_dir):
+    # --smoke and --out: were the check gone, a short run into tmp_path
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_debugging.py"),
+            "--smoke",
+            "--pool-size",
+            "-5",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
+    )
+    assert done.returncode == 2
+    assert "--pool-size must be >= 0" in done.stderr
