@@ -7,6 +7,7 @@ small set of labelled failures, or the deployment samples that a
 loop from predicting errors to repairing them without labelling deployment data.
 """
 
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -186,6 +187,10 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds ``strategy="random"`` and the default ``meta_estimator``.
 
+    verbose : int, default=0
+        Print one line per stage of ``fit`` (embedding, error sample,
+        selection, retraining) with the time it took.
+
     Attributes
     ----------
     estimator_ : classifier
@@ -271,6 +276,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         "neighbors_backend": [StrOptions({"auto", "numpy", "torch", "faiss"})],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -291,6 +297,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         neighbors_backend="auto",
         n_jobs=None,
         random_state=None,
+        verbose=0,
     ):
         self.estimator = estimator
         self.embedding = embedding
@@ -307,6 +314,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.neighbors_backend = neighbors_backend
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
 
@@ -355,28 +363,55 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             raise ValueError("X_pool is empty; the pool needs at least one sample.")
         rng = check_random_state(self.random_state)
 
-        self.embedding_ = (
-            None if self.embedding is None else clone(self.embedding).fit(X, y)
-        )
+        tick = time.perf_counter()
+        self.embedding_ = None
+        if self.embedding is not None:
+            self.embedding_ = clone(self.embedding).fit(X, y)
+            tick = self._progress(tick, f"embedding fitted on {len(y)} samples")
         X_err, y_err, base_guess = self._error_sample(X, y, X_error, y_error, X_deploy)
         _check_label_types(y, y_pool=y_pool, y_error=y_err)
+        tick = self._progress(tick, self._error_sample_message(X_deploy))
         self.selected_ = self._select(X, X_err, y_err, base_guess, X_pool, y_pool, rng)
+        tick = self._progress(tick, self._selection_message(len(y_pool)))
 
-        parts_X, parts_y = (
-            [X, _take(X_pool, self.selected_)],
-            [
-                y,
-                y_pool[self.selected_],
-            ],
-        )
+        parts_X = [X, _take(X_pool, self.selected_)]
+        parts_y = [y, y_pool[self.selected_]]
         if self.error_source == "labels" and self.add_error_sample:
             parts_X.append(X_err)
             parts_y.append(y_err)
-        self.estimator_ = clone(self.estimator).fit(
-            _concat(parts_X), np.concatenate(parts_y)
-        )
+        y_all = np.concatenate(parts_y)
+        self.estimator_ = clone(self.estimator).fit(_concat(parts_X), y_all)
+        self._progress(tick, f"base retrained on {len(y_all)} samples")
         self.classes_ = self.estimator_.classes_
         return self
+
+    def _progress(self, tick, message):
+        """Print ``message`` with the seconds since ``tick`` if verbose; a new tick."""
+        now = time.perf_counter()
+        if self.verbose:
+            print(f"[DataCentricDebugger] {message} ({now - tick:.1f}s)")
+        return now
+
+    def _error_sample_message(self, X_deploy):
+        n = self.error_indices_.size
+        if self.error_source == "labels":
+            return f"error sample: {n} labelled failures"
+        return (
+            f"error sample: {n} of {_num_samples(X_deploy)} deployment samples "
+            "flagged by MetaErr"
+        )
+
+    def _selection_message(self, n_pool):
+        if self.budget is None:
+            how = f"{self.n_neighbors} per error sample"
+        else:
+            how = f"budget {self.budget}, {self.budget_allocation}"
+        if self.label_filter:
+            how += ", label filter"
+        return (
+            f"selected {self.selected_.size} of {n_pool} pool samples ({how}, "
+            f"{self.strategy})"
+        )
 
     def _error_sample(self, X, y, X_error, y_error, X_deploy):
         """The error sample's inputs, labels (None when unlabelled) and, for flagged

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,40 @@ def test_metaerr_source_default_flags_with_predict_error(gap):
     dcd.fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
     flags = dcd.meta_estimator_.predict_error(X_deploy)
     np.testing.assert_array_equal(dcd.error_indices_, np.flatnonzero(flags))
+
+
+def test_verbose_prints_one_line_per_stage(gap, capsys):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, _ = gap
+    _fit(DataCentricDebugger(_base(), budget=30, label_filter=True), gap)
+    assert capsys.readouterr().out == ""
+
+    dcd = _fit(
+        DataCentricDebugger(_base(), embedding=PCA(2), n_neighbors=4, verbose=1),
+        gap,
+    )
+    n = dcd.selected_.size
+    lines = capsys.readouterr().out.splitlines()
+    assert [re.sub(r" \(\d+\.\ds\)$", "", line) for line in lines] == [
+        "[DataCentricDebugger] embedding fitted on 80 samples",
+        "[DataCentricDebugger] error sample: 6 labelled failures",
+        f"[DataCentricDebugger] selected {n} of 2000 pool samples (4 per error "
+        "sample, nearest)",
+        f"[DataCentricDebugger] base retrained on {80 + n + 6} samples",
+    ]
+
+    DataCentricDebugger(
+        _base(),
+        error_source="metaerr",
+        meta_estimator=MetaErrClassifier(LogisticRegression(), random_state=0),
+        n_flagged=20,
+        budget=60,
+        budget_allocation="per_error",
+        label_filter=True,
+        verbose=1,
+    ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=np.vstack([X, X_held]))
+    out = capsys.readouterr().out
+    assert "error sample: 20 of 280 deployment samples flagged by MetaErr" in out
+    assert "selected 60 of 2000 pool samples (budget 60, per_error, label filter" in out
 
 
 @pytest.mark.parametrize(
