@@ -9,6 +9,10 @@ the (standardised) embeddings. ``--base mlp`` swaps in a one-hidden-layer MLP
 capacity, a second look beside the issue's protocol. ``--pool-size 0`` makes the
 pool all the rest of the training split instead of 20,000 samples of it, and
 writes ``debugging_pool_all.*``: whether the capped pool is what limits retrieval.
+``--failing-cluster random`` leaves out a cluster drawn at random per class
+instead of the hardest one, and writes ``debugging_failing_random.*``: whether
+the protocol's choice of the clusters where classes overlap most in embedding
+space is what limits retrieval in that space.
 
 A coverage gap made from the data itself: the training split's samples of each
 class are KMeans-clustered (8 clusters per class) in embedding space; per class
@@ -93,10 +97,12 @@ warnings.filterwarnings("ignore", message="The base made 0 out-of-fold errors")
 FULL = dict(
     n_clusters=8, n_train=300, n_few=5, n_esample=20, n_heldout=300, n_deploy=100,
     pool_size=20000, budgets=(250, 500, 1000, 2000, 4000), main_budget=1000,
+    failing_cluster="hardest",
 )  # fmt: skip
 SMOKE = dict(
     n_clusters=3, n_train=60, n_few=3, n_esample=8, n_heldout=40, n_deploy=15,
     pool_size=1500, budgets=(300,), main_budget=300, n_sub=4000,
+    failing_cluster="hardest",
 )  # fmt: skip
 
 
@@ -178,7 +184,11 @@ def coverage_gap(Z, y, cfg, seed):
         for i, c in enumerate(classes):
             rows = np.flatnonzero((y == c) & (cluster == k))
             acc[i, k] = base.score(Z[rows], y[rows]) if rows.size else 1.0
-    failing = acc.argmin(axis=1)
+    if cfg["failing_cluster"] == "hardest":
+        failing = acc.argmin(axis=1)
+    else:  # its own stream: the rest of the split stays as with "hardest"
+        pick = np.random.RandomState([seed, 1])
+        failing = pick.randint(K, size=len(classes))
 
     parts = {p: [] for p in ("train", "esample", "heldout", "deploy")}
     deploy_is_fail = []
@@ -443,6 +453,13 @@ def main(argv=None):
         default=None,
         help=f"cap on the pool (protocol: {FULL['pool_size']}); 0: all of the rest",
     )
+    parser.add_argument(
+        "--failing-cluster",
+        choices=("hardest", "random"),
+        default="hardest",
+        help="per class, the cluster left out of training: the least accurate one "
+        "left out (the protocol) or one drawn at random",
+    )
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel runs")
     parser.add_argument("--machine", default=None, help="recorded in the results")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -466,6 +483,9 @@ def main(argv=None):
     if args.pool_size is not None and args.pool_size != cfg["pool_size"]:
         cfg["pool_size"] = args.pool_size
         stem += f"_pool_{args.pool_size or 'all'}"
+    if args.failing_cluster != cfg["failing_cluster"]:
+        cfg["failing_cluster"] = args.failing_cluster
+        stem += f"_failing_{args.failing_cluster}"
     start = time.perf_counter()
     runs, curves = [], []
     # one job per (dataset, seed); the BLAS threads are shared between them
@@ -489,8 +509,13 @@ def main(argv=None):
     payload = {
         "benchmark": "data-centric debugging of a coverage gap",
         "protocol": (
-            "per class 8 KMeans clusters in embedding space, the leave-cluster-out "
-            "least accurate one is the failing cluster; train 300/class from the "
+            "per class 8 KMeans clusters in embedding space, "
+            + (
+                "the leave-cluster-out least accurate one"
+                if cfg["failing_cluster"] == "hardest"
+                else "one drawn at random"
+            )
+            + " is the failing cluster; train 300/class from the "
             "other clusters + 5 failing; E_sample 20/class; pool "
             f"{cfg['pool_size'] or 'all the rest'} with 40% symmetric label noise; "
             "main budget "

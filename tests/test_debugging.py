@@ -485,6 +485,7 @@ def test_parameter_validation(gap, params, match):
         ([], "debugging_smoke"),
         (["--base", "mlp"], "debugging_smoke_base_mlp"),
         (["--pool-size", "0"], "debugging_smoke_pool_all"),
+        (["--failing-cluster", "random"], "debugging_smoke_failing_random"),
     ],
 )
 def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
@@ -506,6 +507,9 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     payload = json.loads((tmp_path / f"{stem}.json").read_text())
     assert payload["acceptance"]
     assert payload["config"]["base"] == ("mlp" if "mlp" in options else "logistic")
+    assert payload["config"]["failing_cluster"] == (
+        "random" if "random" in options else "hardest"
+    )
     run = payload["runs"][0]
     sizes, cfg = run["info"]["sizes"], payload["config"]
     if cfg["pool_size"] == 0:  # the pool is all the rest of the training split
