@@ -508,14 +508,14 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Z_err = self._embed(X_err, name, Z_pool.shape[1])
         if y_err is None and self.label_filter:
             y_err = self._vote_labels(Z_err, Z_pool, y_pool, base_guess)
+        by_budget = self.budget is not None
         selected = select_neighbors(
             Z_err,
             Z_pool,
-            n_neighbors=None if self.budget is not None else self.n_neighbors,
+            n_neighbors=None if by_budget else self.n_neighbors,
             budget=self.budget,
-            budget_allocation="global"
-            if self.budget is None
-            else self.budget_allocation,
+            # a budget_allocation without a budget is an error in the core
+            budget_allocation=self.budget_allocation if by_budget else "global",
             error_labels=y_err,
             pool_labels=y_pool if y_err is not None else None,
             label_filter=self.label_filter,
