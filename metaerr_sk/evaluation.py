@@ -11,6 +11,7 @@ import time
 import numpy as np
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils.validation import _check_sample_weight
 
 from ._failure_metrics import _is_correct, error_detection_report
 from ._meta_err import MetaErrClassifier
@@ -30,6 +31,7 @@ def evaluate_error_detection(
     baselines=tuple(BASELINES),
     baseline_space=None,
     metaerr_params=None,
+    sample_weight=None,
     random_state=None,
 ):
     """Score every confidence method on ``(X_test, y_test)``.
@@ -54,13 +56,18 @@ def evaluate_error_detection(
         geometry).
     metaerr_params : dict, default=None
         Extra ``MetaErrClassifier`` parameters.
+    sample_weight : array-like of shape (n_test_samples,), default=None
+        Weights of the test samples, for every metric and for the accuracy
+        (e.g. importance weights towards a deployment distribution); a test
+        sample of weight 0 counts for nothing. Training is unweighted.
     random_state : int or None
 
     Returns
     -------
     result : dict
         ``"accuracy"``, ``"error_rate"``, ``"fit_seconds"`` and ``"scores"``:
-        ``{method: {metric: value}}``.
+        ``{method: {metric: value}}``. With ``sample_weight``, the accuracy and
+        the error rate are weighted too.
 
     Raises
     ------
@@ -77,6 +84,12 @@ def evaluate_error_detection(
         )
     # built first: an unknown name fails before the fitting, not after it
     baseline_models = {name: get_baseline(name) for name in baselines}
+    weight = None
+    if sample_weight is not None:
+        # scikit-learn's checks, all-zero weights included, before any fitting
+        weight = _check_sample_weight(
+            sample_weight, X_test, dtype=np.float64, ensure_non_negative=True
+        )
     start = time.perf_counter()
     model = MetaErrClassifier(
         estimator, meta_learner=first, random_state=random_state, **params
@@ -86,13 +99,16 @@ def evaluate_error_detection(
     proba = model.predict_proba(X_test)
     # MetaErr's predict is this argmax: no second pass of the base.
     correct = _is_correct(model.classes_[np.argmax(proba, axis=1)], y_test)
-    if correct.all() or not correct.any():
+    counted = correct if weight is None else correct[weight > 0]
+    if counted.all() or not counted.any():
         raise ValueError(
-            f"The base is {'right' if correct.all() else 'wrong'} on every one of "
-            f"the {correct.size} test samples: there is no failure to detect, so "
-            "AUROC_f and the other ranking metrics are undefined. Use a larger or "
-            "harder test set."
+            f"The base is {'right' if counted.all() else 'wrong'} on every one of "
+            f"the {counted.size} test samples"
+            + ("" if weight is None else " of non-zero weight")
+            + ": there is no failure to detect, so AUROC_f and the other ranking "
+            "metrics are undefined. Use a larger or harder test set."
         )
+    accuracy = float(np.average(correct, weights=weight))
     scores = {}
 
     space = baseline_space or _space_of(model)
@@ -100,10 +116,10 @@ def evaluate_error_detection(
     # The base's own training labels define Trust Score's class sets.
     for name, baseline in baseline_models.items():
         confidence = baseline.fit(Z_train, y_train).confidence(Z_test, proba)
-        scores[name] = error_detection_report(correct, confidence)
+        scores[name] = error_detection_report(correct, confidence, sample_weight=weight)
 
     scores[_label(first)] = error_detection_report(
-        correct, -model.predict_error_proba(X_test, proba=proba)
+        correct, -model.predict_error_proba(X_test, proba=proba), sample_weight=weight
     )
     for meta_learner in rest:
         other = clone(model).set_params(meta_learner=meta_learner)
@@ -112,11 +128,13 @@ def evaluate_error_detection(
         else:
             other.fit(X_train, y_train)
         scores[_label(meta_learner)] = error_detection_report(
-            correct, -other.predict_error_proba(X_test, proba=proba)
+            correct,
+            -other.predict_error_proba(X_test, proba=proba),
+            sample_weight=weight,
         )
     return {
-        "accuracy": float(correct.mean()),
-        "error_rate": float(1 - correct.mean()),
+        "accuracy": accuracy,
+        "error_rate": 1.0 - accuracy,
         "fit_seconds": fit_seconds,
         "scores": scores,
     }

@@ -1,5 +1,6 @@
 """evaluate_error_detection: every method under every metric on one split."""
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.linear_model import LogisticRegression
@@ -82,6 +83,63 @@ def test_no_failure_to_detect():
     with pytest.raises(ValueError, match="right on every one of the 100 test"):
         evaluate_error_detection(
             LogisticRegression(), X[:100], y[:100], X[100:], y[100:]
+        )
+
+
+def test_sample_weight_scores_like_repeated_test_samples(digits_split):
+    X_tr, y_tr, X_te, y_te = digits_split
+    weight = np.random.default_rng(0).integers(0, 4, size=len(y_te))
+    kw = dict(meta_learners=("logistic", "knn"), random_state=0)
+    weighted = evaluate_error_detection(
+        GaussianNB(), X_tr, y_tr, X_te, y_te, sample_weight=weight, **kw
+    )
+    rows = np.repeat(np.arange(len(y_te)), weight)
+    repeated = evaluate_error_detection(
+        GaussianNB(), X_tr, y_tr, X_te[rows], y_te[rows], **kw
+    )
+    assert weighted["accuracy"] == pytest.approx(repeated["accuracy"])
+    assert weighted["error_rate"] == pytest.approx(repeated["error_rate"])
+    assert weighted["scores"].keys() == repeated["scores"].keys()
+    for method, report in weighted["scores"].items():
+        assert report == pytest.approx(repeated["scores"][method]), method
+    unweighted = evaluate_error_detection(GaussianNB(), X_tr, y_tr, X_te, y_te, **kw)
+    assert weighted["scores"]["msp"] != pytest.approx(unweighted["scores"]["msp"])
+
+
+@pytest.mark.parametrize(
+    "weight, match",
+    [
+        (np.ones(3), "sample_weight.shape == .* expected"),
+        (-np.ones(400), "Negative values in data passed to `sample_weight`"),
+        (np.zeros(400), "at least one non-zero number"),
+    ],
+)
+def test_bad_sample_weight_fails_before_any_fitting(digits_split, weight, match):
+    class NeverFitted(GaussianNB):
+        def fit(self, X, y):
+            raise AssertionError("fitted before the weights were checked")
+
+    X_tr, y_tr, X_te, y_te = digits_split
+    with pytest.raises(ValueError, match=match):
+        evaluate_error_detection(
+            NeverFitted(), X_tr, y_tr, X_te, y_te, sample_weight=weight
+        )
+
+
+@pytest.mark.filterwarnings("ignore:The base made 0 out-of-fold errors")
+def test_no_failure_among_the_weighted_test_samples():
+    X, y = make_blobs(n_samples=200, centers=[[-10, 0], [10, 0]], random_state=0)
+    X[150], y[150] = X[0], 1 - y[0]  # one test sample the base gets wrong
+    weight = np.ones(100)
+    weight[50] = 0.0  # ... weighted 0
+    with pytest.raises(ValueError, match="right on every one of the 99 test samples"):
+        evaluate_error_detection(
+            LogisticRegression(),
+            X[:100],
+            y[:100],
+            X[100:],
+            y[100:],
+            sample_weight=weight,
         )
 
 
