@@ -244,6 +244,17 @@ def select_neighbors(
             "Give either n_neighbors (neighbours per error sample) or budget "
             "(total number of pool samples), not both."
         )
+    if budget_allocation not in ("global", "per_error"):
+        raise ValueError(
+            'budget_allocation must be "global" or "per_error", got '
+            f"{budget_allocation!r}."
+        )
+    if budget is None and budget_allocation != "global":
+        raise ValueError(
+            f"budget_allocation={budget_allocation!r} shares out a budget; give "
+            "budget, or drop budget_allocation when selecting n_neighbors per "
+            "error sample."
+        )
     if error_labels is not None:
         error_labels = _check_labels(
             error_labels, errors.shape[0], "error_labels", "error_embeddings"
@@ -269,17 +280,6 @@ def select_neighbors(
     )
     search = _resolve_backend(backend)
 
-    if budget_allocation not in ("global", "per_error"):
-        raise ValueError(
-            'budget_allocation must be "global" or "per_error", got '
-            f"{budget_allocation!r}."
-        )
-    if budget is None and budget_allocation != "global":
-        raise ValueError(
-            f"budget_allocation={budget_allocation!r} shares out a budget; give "
-            "budget, or drop budget_allocation when selecting n_neighbors per "
-            "error sample."
-        )
     if budget is not None:
         budget = _check_number(budget, "budget")
         n_avail = sum(pool.shape[0] if p is None else p.shape[0] for _, p in groups)
