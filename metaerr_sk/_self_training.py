@@ -27,6 +27,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
+from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -39,6 +40,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_method_params,
+    _check_sample_weight,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -590,6 +592,55 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         """
         X = self._validate_predict_data(X)
         return self.estimator_.predict_log_proba(X)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on the labelled samples of ``(X, y)``.
+
+        Samples marked unlabelled (``y == -1``) are left out: a validation fold
+        of semi-supervised data carries the marker, and counting it as a wrong
+        prediction (as scikit-learn's ``SelfTrainingClassifier``, a plain
+        ``ClassifierMixin.score``, does) would rank models by how many
+        unlabelled samples a fold happens to hold. So the default score of
+        ``GridSearchCV`` or ``cross_val_score`` on ``y`` with ``-1`` measures
+        the real labels only. A ``scoring`` argument bypasses this method and
+        sees every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or what the base takes
+            Test samples.
+
+        y : array-like of shape (n_samples,)
+            True labels, ``-1`` for unlabelled samples.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights; those of unlabelled samples are dropped with them.
+
+        Returns
+        -------
+        score : float
+            Accuracy of ``predict`` on the labelled samples.
+
+        Raises
+        ------
+        ValueError
+            If every sample of ``y`` is unlabelled.
+        """
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(X, y)
+        labelled = np.flatnonzero(np.asarray(y != UNLABELED, dtype=bool))
+        if labelled.size == 0:
+            raise ValueError(
+                "y holds no labelled sample (every entry is -1): there is nothing "
+                "to score the predictions against."
+            )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, y)[labelled]
+        return accuracy_score(
+            y[labelled],
+            self.predict(_safe_indexing(X, labelled)),
+            sample_weight=sample_weight,
+        )
 
     def get_metadata_routing(self):
         """Get metadata routing of this object.

@@ -334,13 +334,34 @@ def test_grid_search_and_pipeline_final_step(digits):
             LogisticRegression(max_iter=500), max_iter=2, random_state=0
         ),
     )
+    # the default score: the pipeline's score is the last step's, which
+    # leaves each validation fold's unlabelled samples out
     grid = GridSearchCV(
-        pipe,
-        {"selftrainingwithmetaerr__threshold": [0.8, 0.95]},
-        cv=2,
-        scoring=lambda est, X_, y_: est.score(X_[y_ != -1], y_[y_ != -1]),
+        pipe, {"selftrainingwithmetaerr__threshold": [0.8, 0.95]}, cv=2
     ).fit(X[:300], y_semi)
     assert grid.best_params_["selftrainingwithmetaerr__threshold"] in (0.8, 0.95)
+    for split in range(2):
+        # a fold holds about 40 labels among 150 samples: counting -1 as wrong
+        # would put every score below 0.3
+        assert grid.cv_results_[f"split{split}_test_score"].min() > 0.5
+
+
+def test_score_leaves_unlabelled_samples_out(digits):
+    X, y, X_test, y_test = digits
+    clf = SelfTrainingWithMetaErr(_base(), max_iter=2, random_state=0)
+    clf.fit(X, _semi(y, 5, 0))
+    y_semi = _semi(y_test, 10, 1)
+    labelled = y_semi != -1
+    expected = np.mean(clf.predict(X_test[labelled]) == y_test[labelled])
+    assert clf.score(X_test, y_semi) == pytest.approx(expected)
+    # weights follow their samples; an unlabelled sample's weight goes with it
+    w = np.random.RandomState(0).randint(0, 4, size=y_test.size)
+    right = clf.predict(X_test) == y_test
+    assert clf.score(X_test, y_semi, sample_weight=w) == pytest.approx(
+        np.average(right[labelled], weights=w[labelled])
+    )
+    with pytest.raises(ValueError, match="no labelled sample"):
+        clf.score(X_test, np.full_like(y_test, -1))
 
 
 def test_clone_and_pickle_round_trip(digits):
