@@ -323,6 +323,9 @@ def test_text_pipeline_with_unlabelled_documents():
     assert list(clf.classes_) == ["neg", "pos"]
     assert list(clf.predict(["good great", "awful bad"])) == ["pos", "neg"]
     assert not hasattr(clf, "n_features_in_")
+    # score indexes a list of documents; the unlabelled one is left out
+    docs = ["good great", "awful bad", "good fun"]
+    assert clf.score(docs, np.array(["pos", "pos", -1], dtype=object)) == 0.5
 
 
 def test_grid_search_and_pipeline_final_step(digits):
