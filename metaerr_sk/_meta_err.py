@@ -296,8 +296,10 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         self.classes_ = self._classes(y, frozen)
         if self.classes_.size < 2:
             raise ValueError(
-                f"y has a single class {self.classes_[0]!r}: predicting errors "
-                "needs a classifier trained on at least two classes."
+                # .item(): the label as the user wrote it, not np.float64(0.0)
+                f"y has a single class {np.asarray(self.classes_[0]).item()!r}: "
+                "predicting errors needs a classifier trained on at least two "
+                "classes."
             )
 
         if _routing_enabled():

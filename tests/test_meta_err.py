@@ -419,7 +419,7 @@ def test_base_without_predict_proba(small_data):
 
 def test_single_class(small_data):
     X, _ = small_data
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match=r"single class 0\.0: predicting errors"):
         MetaErrClassifier(LogisticRegression()).fit(X, np.zeros(len(X)))
 
 
