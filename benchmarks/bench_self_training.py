@@ -185,6 +185,8 @@ def iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter, ba
 
 
 METHODS = ("supervised", *SKLEARN, "fixmatch_0.95", "metaerr")
+# what issue 4's target holds SelfTrainingWithMetaErr against
+RIVALS = ("supervised", *SKLEARN)
 
 
 def run_method(
@@ -292,10 +294,13 @@ def acceptance(summary):
     the sklearn configuration whose pseudo-label count is closest to ours."""
     rows = []
     for cell, methods in summary.items():
+        if not set(RIVALS) <= set(methods):
+            # a --methods subset: against part of the rivals a "met" would mislead
+            continue
         ours = methods["metaerr"]
         acc = ours["accuracy"]["mean"]
-        sk = [m for m in SKLEARN if m in methods]
-        rivals = [m for m in ("supervised", *SKLEARN) if m in methods]
+        sk = list(SKLEARN)
+        rivals = list(RIVALS)
         best_rival = max(rivals, key=lambda m: methods[m]["accuracy"]["mean"])
         n_ours = ours["n_pseudo"]["mean"]
         closest = min(sk, key=lambda m: abs(methods[m]["n_pseudo"]["mean"] - n_ours))
@@ -433,7 +438,11 @@ def write_markdown(path, payload):
         "mean pseudo-label count. issue_ref_*: the issue's earlier measurements "
         "(best sklearn self-training, supervised-only), for comparison only.",
         "",
-        records_table(payload["acceptance"]),
+        records_table(payload["acceptance"])
+        if payload["acceptance"]
+        else "Not checked: this run leaves out "
+        + ", ".join(m for m in RIVALS if m not in payload["methods"])
+        + " (--methods), and the target is against all of them.",
         "",
     ]
     for cell, methods in payload["summary"].items():
@@ -490,9 +499,17 @@ def main(argv=None):
         help="standardise with a scaler fitted on every pool input (no labels), "
         "for every method, instead of inside the base on the labelled rows only",
     )
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=METHODS,
+        default=list(METHODS),
+        help="methods to run (metaerr always: the tables and plot are about it)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if "metaerr" not in args.methods:
+        parser.error("--methods must include metaerr, what every table reports on")
     if args.smoke:
         args.seeds, args.datasets, args.budgets = [0], ["digits"], [4]
         args.stem, args.no_curves = "self_training_smoke", True
@@ -538,6 +555,7 @@ def main(argv=None):
         "seeds": args.seeds,
         "n_jobs": args.n_jobs,
         "metaerr_params": args.metaerr_params,
+        "methods": [m for m in METHODS if m in args.methods],
         "pool": args.pool,
         "scale_on_pool": args.scale_on_pool,
         "environment": {

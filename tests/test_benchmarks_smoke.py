@@ -85,6 +85,30 @@ def test_bench_self_training_smoke(tmp_path):
     assert any(name.endswith(".png") for name in written), written
 
 
+def test_bench_self_training_methods_subset_skips_the_target_check(tmp_path):
+    # against part of the rivals a "met" would mislead; it crashed before
+    run_script(
+        "bench_self_training.py", "--methods", "metaerr", "supervised",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    payload = json.loads((tmp_path / "self_training_smoke.json").read_text())
+    assert set(payload["summary"]["digits 4/class"]) == {"metaerr", "supervised"}
+    assert payload["acceptance"] == []
+    md = (tmp_path / "self_training_smoke.md").read_text()
+    assert "Not checked: this run leaves out sklearn_0.75, sklearn_0.9," in md
+
+
+def test_bench_self_training_refuses_methods_without_metaerr(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_self_training.py"), "--smoke",
+         "--methods", "supervised", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--methods must include metaerr" in done.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_bench_self_training_selection_smoke(tmp_path):
     run_script("bench_self_training_selection.py", "--out", str(tmp_path))
     payload = json.loads((tmp_path / "self_training_selection_smoke.json").read_text())
