@@ -12,7 +12,12 @@ writes ``debugging_pool_all.*``: whether the capped pool is what limits retrieva
 ``--failing-cluster random`` leaves out a cluster drawn at random per class
 instead of the hardest one, and writes ``debugging_failing_random.*``: whether
 the protocol's choice of the clusters where classes overlap most in embedding
-space is what limits retrieval in that space.
+space is what limits retrieval in that space. ``--retrieval-embedding resnet56``
+(CIFAR-10 only) searches nearest neighbours - the selection and the flagged
+samples' label vote - in the pretrained ResNet-56's embedding instead of the
+base's ResNet-20 one, a second network as in the paper (which found a stronger
+network's features better), and writes ``debugging_retrieval_resnet56.*``; the
+gap, the base and its scores stay in ResNet-20's embedding.
 
 A coverage gap made from the data itself: the training split's samples of each
 class are KMeans-clustered (8 clusters per class) in embedding space; per class
@@ -54,6 +59,7 @@ failing clusters' favour.
     python benchmarks/bench_debugging.py --smoke    # Fashion-MNIST, small, 1 seed
     python benchmarks/bench_debugging.py --base mlp # the MLP base's page
     python benchmarks/bench_debugging.py --pool-size 0  # the uncapped pool's page
+    python benchmarks/bench_debugging.py --retrieval-embedding resnet56  # CIFAR-10
 """
 
 import argparse
@@ -68,6 +74,7 @@ import numpy as np
 import sklearn
 from joblib import Parallel, delayed
 from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
@@ -97,12 +104,12 @@ warnings.filterwarnings("ignore", message="The base made 0 out-of-fold errors")
 FULL = dict(
     n_clusters=8, n_train=300, n_few=5, n_esample=20, n_heldout=300, n_deploy=100,
     pool_size=20000, budgets=(250, 500, 1000, 2000, 4000), main_budget=1000,
-    failing_cluster="hardest",
+    failing_cluster="hardest", retrieval="base",
 )  # fmt: skip
 SMOKE = dict(
     n_clusters=3, n_train=60, n_few=3, n_esample=8, n_heldout=40, n_deploy=15,
     pool_size=1500, budgets=(300,), main_budget=300, n_sub=4000,
-    failing_cluster="hardest",
+    failing_cluster="hardest", retrieval="base",
 )  # fmt: skip
 
 
@@ -115,15 +122,16 @@ def _device():
         return "cpu"
 
 
-def embeddings(name):
-    """(Z_train, y_train, Z_test, y_test) of a dataset, computed (not cached)."""
+def embeddings(name, depth=20):
+    """(Z_train, y_train, Z_test, y_test) of a dataset, computed (not cached);
+    ``depth``: the CIFAR-10 ResNet's."""
     start = time.perf_counter()
     X_tr, y_tr = load_dataset(name, subset="train")
     X_te, y_te = load_dataset(name, subset="test")
     if name == "cifar10":
         from metaerr_sk.nn import ResNetEmbedding
 
-        emb = ResNetEmbedding(depth=20, device=_device(), batch_size=512).fit()
+        emb = ResNetEmbedding(depth=depth, device=_device(), batch_size=512).fit()
         Z_tr, Z_te = emb.transform(X_tr), emb.transform(X_te)
     else:
         pca = PCA(50, random_state=0).fit(X_tr.reshape(len(X_tr), -1) / 255.0)
@@ -144,6 +152,22 @@ def _load(key, smoke):
     Z_tr, y_tr, Z_te, y_te = embeddings(DATASETS[key])
     _atomic_savez(cache, X_train=Z_tr, y_train=y_tr, X_test=Z_te, y_test=y_te)
     return Z_tr, y_tr, Z_te, y_te
+
+
+def _load_retrieval(key):
+    """ResNet-56 embeddings of CIFAR-10 (train, test), in ``_load``'s order."""
+    cache = _default_cache_dir() / f"debugging-{key}-retrieval-resnet56.npz"
+    if cache.is_file():
+        with np.load(cache) as npz:
+            return npz["X_train"], npz["X_test"]
+    R_tr, _, R_te, _ = embeddings(DATASETS[key], depth=56)
+    _atomic_savez(cache, X_train=R_tr, X_test=R_te)
+    return R_tr, R_te
+
+
+def _columns(start, stop):
+    """The columns ``start:stop`` of a stacked [base | retrieval] embedding."""
+    return ColumnTransformer([("embedding", "passthrough", slice(start, stop))])
 
 
 BASES = {
@@ -231,33 +255,77 @@ def coverage_gap(Z, y, cfg, seed):
     return parts, y_pool, info
 
 
+def protocol(cfg, keys, smoke):
+    """The protocol of a run, in words, for the results page."""
+    if smoke:
+        text = (
+            f"smoke: {'CIFAR-10' if 'cifar10-resnet20' in keys else 'Fashion-MNIST'}"
+            f" subsample, 3 clusters/class, 1 seed, base {base_name(cfg)}"
+        )
+    else:
+        text = (
+            "per class 8 KMeans clusters in embedding space, "
+            + (
+                "the leave-cluster-out least accurate one"
+                if cfg["failing_cluster"] == "hardest"
+                else "one drawn at random"
+            )
+            + " is the failing cluster; train 300/class from the other clusters + "
+            f"5 failing; E_sample 20/class; pool {cfg['pool_size'] or 'all the rest'}"
+            " with 40% symmetric label noise; main budget "
+            f"{cfg['main_budget']}; MetaErr flags the {cfg['n_esample']}/class most "
+            "likely failures of an unlabelled deployment set (half failing "
+            f"clusters); base {base_name(cfg)}"
+        )
+    if cfg["retrieval"] != "base":
+        text += (
+            "; every nearest-neighbour search (selection, the flagged samples' "
+            "label vote) runs in the pretrained ResNet-56's embedding; the gap, the "
+            "base and its scores stay in ResNet-20's (MetaErr's neighbourhood "
+            "features see both)"
+        )
+    return text
+
+
 def run_one(key, seed, cfg, smoke):
     """One seed on one dataset: the scores of every arm and the budget curves."""
     Z, y, Z_test, y_test = _load(key, smoke)
+    # X: what the models read; with a second network for retrieval, its
+    # embedding is stacked beside the base's: the base takes its own columns,
+    # the nearest-neighbour search the other ones.
+    X, X_test, width = Z, Z_test, Z.shape[1]
+    if cfg["retrieval"] != "base":
+        R, R_test = _load_retrieval(key)
+        X, X_test = np.hstack([Z, R]), np.hstack([Z_test, R_test])
     if "n_sub" in cfg:  # smoke: a subsample of the training split
         sub = np.random.RandomState(0).permutation(len(y))[: cfg["n_sub"]]
-        Z, y = Z[sub], y[sub]
-        Z_test, y_test = Z_test[:1000], y_test[:1000]
+        Z, X, y = Z[sub], X[sub], y[sub]
+        X_test, y_test = X_test[:1000], y_test[:1000]
     curves = []
     start = time.perf_counter()
+    # the gap is made in the base's embedding, whatever retrieval searches
     p, y_pool, info = coverage_gap(Z, y, cfg, seed)
-    Xtr, ytr = Z[p["train"]], y[p["train"]]
-    Xe, ye = Z[p["esample"]], y[p["esample"]]
-    Xh, yh = Z[p["heldout"]], y[p["heldout"]]
-    Xp, Xd = Z[p["pool"]], Z[p["deploy"]]
+    Xtr, ytr = X[p["train"]], y[p["train"]]
+    Xe, ye = X[p["esample"]], y[p["esample"]]
+    Xh, yh = X[p["heldout"]], y[p["heldout"]]
+    Xp, Xd = X[p["pool"]], X[p["deploy"]]
     pool = dict(X_pool=Xp, y_pool=y_pool)
+    retrieval = None if cfg["retrieval"] == "base" else _columns(width, None)
 
     def new_base():
-        return make_base(cfg, seed)
+        base = make_base(cfg, seed)
+        return base if retrieval is None else make_pipeline(_columns(0, width), base)
 
     def score(model):
         return {
             "heldout_acc": float(model.score(Xh, yh)),
-            "test_acc": float(model.score(Z_test, y_test)),
+            "test_acc": float(model.score(X_test, y_test)),
         }
 
     def dcd(budget, **kw):
-        m = DataCentricDebugger(new_base(), budget=budget, random_state=seed, **kw)
+        m = DataCentricDebugger(
+            new_base(), embedding=retrieval, budget=budget, random_state=seed, **kw
+        )
         if kw.get("error_source") == "metaerr":
             return m.fit(Xtr, ytr, X_deploy=Xd, **pool)
         return m.fit(Xtr, ytr, X_error=Xe, y_error=ye, **pool)
@@ -321,7 +389,11 @@ def run_one(key, seed, cfg, smoke):
     info["metaerr_flag_precision"] = float(p["deploy_is_fail"][flagged].mean())
     info["flag_label_acc"] = float(np.mean(flagged_model.error_labels_ == y_flagged))
     oracle = DataCentricDebugger(
-        new_base(), budget=cfg["main_budget"], label_filter=True, random_state=seed
+        new_base(),
+        embedding=retrieval,
+        budget=cfg["main_budget"],
+        label_filter=True,
+        random_state=seed,
     ).fit(Xtr, ytr, X_error=Xd[flagged], y_error=y_flagged, **pool)
     info["flagged_true_labels"] = score(oracle)
     # References of retrieval, from what no method knows: train + E_sample +
@@ -460,6 +532,14 @@ def main(argv=None):
         help="per class, the cluster left out of training: the least accurate one "
         "left out (the protocol) or one drawn at random",
     )
+    parser.add_argument(
+        "--retrieval-embedding",
+        choices=("base", "resnet56"),
+        default="base",
+        help="space of the nearest-neighbour search: the base's own embedding "
+        "(the protocol) or the pretrained ResNet-56's, a second network as in the "
+        "paper (CIFAR-10 only; the base and the gap stay in ResNet-20's)",
+    )
     parser.add_argument("--n-jobs", type=int, default=1, help="parallel runs")
     parser.add_argument("--machine", default=None, help="recorded in the results")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -470,11 +550,19 @@ def main(argv=None):
             f"--pool-size must be >= 0 (0: all of the rest), got {args.pool_size}"
         )
 
+    second_network = args.retrieval_embedding != "base"
+    if second_network and set(args.datasets) - {"cifar10-resnet20"}:
+        if args.datasets != list(DATASETS):  # asked for, not the default
+            parser.error(
+                "--retrieval-embedding resnet56 needs CIFAR-10 images: use it with "
+                "--datasets cifar10-resnet20 (or no --datasets)"
+            )
     if args.smoke:
-        cfg, seeds, keys = dict(SMOKE), [0], ["fashion-mnist-pca50"]
-        stem = "debugging_smoke"
+        keys = ["cifar10-resnet20" if second_network else "fashion-mnist-pca50"]
+        cfg, seeds, stem = dict(SMOKE), [0], "debugging_smoke"
     else:
-        cfg, seeds, keys, stem = dict(FULL), args.seeds, args.datasets, "debugging"
+        cfg, seeds, stem = dict(FULL), args.seeds, "debugging"
+        keys = ["cifar10-resnet20"] if second_network else args.datasets
         if args.budgets:
             cfg["budgets"] = tuple(sorted(set(args.budgets) | {cfg["main_budget"]}))
     cfg["base"] = args.base
@@ -486,7 +574,15 @@ def main(argv=None):
     if args.failing_cluster != cfg["failing_cluster"]:
         cfg["failing_cluster"] = args.failing_cluster
         stem += f"_failing_{args.failing_cluster}"
+    if second_network:
+        cfg["retrieval"] = args.retrieval_embedding
+        stem += f"_retrieval_{args.retrieval_embedding}"
     start = time.perf_counter()
+    # fill the embedding caches here once, not in every parallel job at a time
+    for key in keys:
+        _load(key, args.smoke)
+        if second_network:
+            _load_retrieval(key)
     runs, curves = [], []
     # one job per (dataset, seed); the BLAS threads are shared between them
     jobs = Parallel(n_jobs=args.n_jobs)(
@@ -508,24 +604,7 @@ def main(argv=None):
     machine = args.machine or f"{platform.node()} ({os.cpu_count()} CPUs)"
     payload = {
         "benchmark": "data-centric debugging of a coverage gap",
-        "protocol": (
-            "per class 8 KMeans clusters in embedding space, "
-            + (
-                "the leave-cluster-out least accurate one"
-                if cfg["failing_cluster"] == "hardest"
-                else "one drawn at random"
-            )
-            + " is the failing cluster; train 300/class from the "
-            "other clusters + 5 failing; E_sample 20/class; pool "
-            f"{cfg['pool_size'] or 'all the rest'} with 40% symmetric label noise; "
-            "main budget "
-            f"{cfg['main_budget']}; MetaErr flags the {cfg['n_esample']}/class most "
-            "likely failures of an unlabelled deployment set (half failing "
-            f"clusters); base {base_name(cfg)}"
-            if not args.smoke
-            else "smoke: Fashion-MNIST subsample, 3 clusters/class, 1 seed, base "
-            f"{base_name(cfg)}"
-        ),
+        "protocol": protocol(cfg, keys, args.smoke),
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
         "seeds": seeds,
         "machine": machine,

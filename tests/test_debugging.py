@@ -486,6 +486,12 @@ def test_parameter_validation(gap, params, match):
         (["--base", "mlp"], "debugging_smoke_base_mlp"),
         (["--pool-size", "0"], "debugging_smoke_pool_all"),
         (["--failing-cluster", "random"], "debugging_smoke_failing_random"),
+        # slow: the CIFAR-10 ResNet-20 and ResNet-56 embeddings, once per cache
+        pytest.param(
+            ["--retrieval-embedding", "resnet56"],
+            "debugging_smoke_retrieval_resnet56",
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
@@ -500,12 +506,15 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,
         check=True,
         env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
     )
     payload = json.loads((tmp_path / f"{stem}.json").read_text())
     assert payload["acceptance"]
+    second_network = "resnet56" in options
+    assert payload["config"]["retrieval"] == ("resnet56" if second_network else "base")
+    assert ("ResNet-56" in payload["protocol"]) == second_network
     assert payload["config"]["base"] == ("mlp" if "mlp" in options else "logistic")
     assert payload["config"]["failing_cluster"] == (
         "random" if "random" in options else "hardest"
@@ -523,15 +532,24 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     assert (tmp_path / f"{stem}.png").stat().st_size > 0
 
 
-def test_bench_debugging_refuses_a_negative_pool_size(tmp_path, data_dir):
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--pool-size", "-5"], "--pool-size must be >= 0"),
+        (
+            ["--datasets", "fashion-mnist-pca50", "--retrieval-embedding", "resnet56"],
+            "--retrieval-embedding resnet56 needs CIFAR-10 images",
+        ),
+    ],
+)
+def test_bench_debugging_refuses_bad_options(tmp_path, data_dir, options, message):
     # --smoke and --out: were the check gone, a short run into tmp_path
     done = subprocess.run(
         [
             sys.executable,
             str(BENCHMARKS / "bench_debugging.py"),
             "--smoke",
-            "--pool-size",
-            "-5",
+            *options,
             "--out",
             str(tmp_path),
         ],
@@ -541,4 +559,4 @@ def test_bench_debugging_refuses_a_negative_pool_size(tmp_path, data_dir):
         env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
     )
     assert done.returncode == 2
-    assert "--pool-size must be >= 0" in done.stderr
+    assert message in done.stderr
