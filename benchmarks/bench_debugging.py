@@ -578,7 +578,7 @@ def main(argv=None):
         cfg["retrieval"] = args.retrieval_embedding
         stem += f"_retrieval_{args.retrieval_embedding}"
     start = time.perf_counter()
-    # fill the embedding caches here once, not in every parallel job at a time
+    # fill the embedding caches here, once, not in every parallel job at once
     for key in keys:
         _load(key, args.smoke)
         if second_network:

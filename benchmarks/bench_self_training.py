@@ -299,11 +299,11 @@ def acceptance(summary):
             continue
         ours = methods["metaerr"]
         acc = ours["accuracy"]["mean"]
-        sk = list(SKLEARN)
-        rivals = list(RIVALS)
-        best_rival = max(rivals, key=lambda m: methods[m]["accuracy"]["mean"])
+        best_rival = max(RIVALS, key=lambda m: methods[m]["accuracy"]["mean"])
         n_ours = ours["n_pseudo"]["mean"]
-        closest = min(sk, key=lambda m: abs(methods[m]["n_pseudo"]["mean"] - n_ours))
+        closest = min(
+            SKLEARN, key=lambda m: abs(methods[m]["n_pseudo"]["mean"] - n_ours)
+        )
         name, budget = cell.split(" ")
         ref = REFERENCE.get((name, int(budget.split("/")[0])), (np.nan, np.nan))
         rows.append(
