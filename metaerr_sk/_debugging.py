@@ -237,6 +237,12 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     sample, or deployment set) of exactly ``len(X)`` rows would silently be cut
     to each training fold. Give it any other size.
 
+    As the last step of a ``Pipeline``, the pipeline's transformers change
+    ``X`` only: ``X_pool``, ``X_error`` and ``X_deploy`` are fit parameters and
+    reach the debugger untransformed, so a scaler before it would compare
+    scaled training rows with raw pool rows. Put preprocessing in
+    ``estimator`` (a ``Pipeline`` base) and, for the search, in ``embedding``.
+
     References
     ----------
     .. [1] S. Singla, A. M. Chegini, M. Moayeri, S. Feizi, "Data-Centric
