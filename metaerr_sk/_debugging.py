@@ -20,9 +20,17 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.metadata_routing import (
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
+    _is_arraylike,
     _num_samples,
     check_consistent_length,
     check_is_fitted,
@@ -60,6 +68,28 @@ def _take(X, indices):
     if hasattr(X, "iloc"):
         return X.iloc[indices]
     return X[indices]
+
+
+def _with_added_rows(params, n_train, n_added):
+    """Fit metadata for the training rows followed by ``n_added`` added rows.
+
+    ``sample_weight`` gives every added sample (selected pool samples, error
+    sample) weight 1; any other metadata with one value per training sample
+    has no value to give them and is refused.
+    """
+    out = {}
+    for key, value in params.items():
+        if _is_arraylike(value) and _num_samples(value) == n_train:
+            if key != "sample_weight":
+                raise ValueError(
+                    f"{key!r} has one value per training sample, and "
+                    f"DataCentricDebugger adds {n_added} samples (the selected pool "
+                    "samples and the error sample) that it has no value for; only "
+                    "sample_weight is extended to them (weight 1)."
+                )
+            value = np.concatenate([np.asarray(value, dtype=float), np.ones(n_added)])
+        out[key] = value
+    return out
 
 
 def _concat(parts):
@@ -328,7 +358,18 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         # The base, the embedding and MetaErr are validated when fitted.
         prefer_skip_nested_validation=False
     )
-    def fit(self, X, y, *, X_pool, y_pool, X_error=None, y_error=None, X_deploy=None):
+    def fit(
+        self,
+        X,
+        y,
+        *,
+        X_pool,
+        y_pool,
+        X_error=None,
+        y_error=None,
+        X_deploy=None,
+        **fit_params,
+    ):
         """Select pool samples near the error sample and retrain the base.
 
         Parameters
@@ -348,12 +389,23 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X_deploy : array-like of shape (n_deploy, ...), default=None
             Unlabelled deployment inputs; required with
             ``error_source="metaerr"``.
+        **fit_params : dict
+            Metadata for the base's ``fit``, such as ``sample_weight`` of the
+            training samples; only with
+            ``sklearn.set_config(enable_metadata_routing=True)`` and a base that
+            requests it (``set_fit_request``). The MetaErr that flags the error
+            sample is fitted on the training samples with the same metadata
+            (a given ``meta_estimator`` gets what it requests). In the final
+            fit every added sample weighs 1; other metadata with one value per
+            training sample raise a ``ValueError`` there, having no value for
+            the added samples. The embedding gets none.
 
         Returns
         -------
         self : object
             Fitted estimator.
         """
+        _raise_for_params(fit_params, self, "fit")
         if self.embedding is None:
             X, y = validate_data(self, X, y, accept_sparse=["csr"])
         else:
@@ -368,13 +420,25 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         if _num_samples(X_pool) == 0:
             raise ValueError("X_pool is empty; the pool needs at least one sample.")
         rng = check_random_state(self.random_state)
+        base_params, meta_params = {}, {}
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **fit_params)
+            base_params = routed.estimator.fit
+            # the default MetaErr wraps a clone of the base: the base's requests
+            meta_params = (
+                base_params
+                if self.meta_estimator is None
+                else routed.meta_estimator.fit
+            )
 
         tick = time.perf_counter()
         self.embedding_ = None
         if self.embedding is not None:
             self.embedding_ = clone(self.embedding).fit(X, y)
             tick = self._progress(tick, f"embedding fitted on {len(y)} samples")
-        X_err, y_err, base_guess = self._error_sample(X, y, X_error, y_error, X_deploy)
+        X_err, y_err, base_guess = self._error_sample(
+            X, y, X_error, y_error, X_deploy, meta_params
+        )
         _check_label_types(y, y_pool=y_pool, y_error=y_err)
         tick = self._progress(tick, self._error_sample_message(X_deploy))
         self.selected_ = self._select(X, X_err, y_err, base_guess, X_pool, y_pool, rng)
@@ -386,7 +450,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             parts_X.append(X_err)
             parts_y.append(y_err)
         y_all = np.concatenate(parts_y)
-        self.estimator_ = clone(self.estimator).fit(_concat(parts_X), y_all)
+        params = _with_added_rows(base_params, len(y), len(y_all) - len(y))
+        self.estimator_ = clone(self.estimator).fit(_concat(parts_X), y_all, **params)
         self._progress(tick, f"base retrained on {len(y_all)} samples")
         self.classes_ = self.estimator_.classes_
         return self
@@ -419,7 +484,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             f"{self.strategy})"
         )
 
-    def _error_sample(self, X, y, X_error, y_error, X_deploy):
+    def _error_sample(self, X, y, X_error, y_error, X_deploy, meta_params):
         """The error sample's inputs, labels (None when unlabelled) and, for flagged
         samples, the base's ``(predictions, probabilities)`` there."""
         if self.error_source == "labels":
@@ -463,7 +528,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             if self.meta_estimator is None
             else clone(self.meta_estimator)
         )
-        self.meta_estimator_ = meta.fit(X, y)
+        self.meta_estimator_ = meta.fit(X, y, **meta_params)
         if self.n_flagged is None:
             flagged = np.flatnonzero(self.meta_estimator_.predict_error(X_deploy))
         else:
@@ -607,6 +672,24 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         scores : ndarray
         """
         return self.estimator_.decision_function(self._check_X(X))
+
+    def get_metadata_routing(self):
+        """Get metadata routing of this object.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            Routes ``fit`` metadata to the base's ``fit`` and to the
+            ``meta_estimator``'s (the default MetaErr takes the base's); this
+            estimator's own requests (``fit``'s pool and error-sample
+            arguments, ``score``'s ``sample_weight``) are kept.
+        """
+        router = MetadataRouter(owner=self).add_self_request(self)
+        fit_to_fit = MethodMapping().add(caller="fit", callee="fit")
+        router.add(estimator=self.estimator, method_mapping=fit_to_fit)
+        if self.meta_estimator is not None:
+            router.add(meta_estimator=self.meta_estimator, method_mapping=fit_to_fit)
+        return router
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

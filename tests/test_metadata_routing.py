@@ -12,7 +12,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
+from metaerr_sk import DataCentricDebugger, MetaErrClassifier, SelfTrainingWithMetaErr
 
 # (row ids, sample_weight) of every fit of a _WeightRecorder: clone deep-copies
 # parameters, so the record has to live outside the instances.
@@ -113,4 +113,84 @@ def test_pipeline_score_with_routing_enabled(make, weighted_digits):
         last.set_score_request(sample_weight=True)
         assert pipe.score(X, y, sample_weight=weight) == pytest.approx(
             accuracy_score(y, pipe.predict(X), sample_weight=weight)
+        )
+
+
+# ------------------------------------------------------- DataCentricDebugger
+def _debugger_split(X, y, weight):
+    """Training rows 0-199 (weighted), error sample / deployment 200-209, pool
+    210-299: distinct row ids in column 0."""
+    train = dict(X=X[:200], y=y[:200], sample_weight=weight[:200])
+    pool = dict(X_pool=X[210:], y_pool=y[210:])
+    return train, X[200:210], y[200:210], pool
+
+
+@pytest.mark.parametrize("error_source", ["labels", "metaerr"])
+def test_debugger_routes_sample_weight_added_samples_weigh_one(
+    error_source, weighted_digits
+):
+    X, y, weight = weighted_digits
+    train, X_err, y_err, pool = _debugger_split(X, y, weight)
+    errors = (
+        dict(X_error=X_err, y_error=y_err)
+        if error_source == "labels"
+        else dict(X_deploy=X_err)
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = _WeightRecorder().set_fit_request(sample_weight=True)
+        dcd = DataCentricDebugger(
+            base, budget=20, error_source=error_source, n_flagged=10
+        ).fit(**train, **pool, **errors)
+    # with "metaerr", MetaErr's 5 out-of-fold models and refit come first
+    assert len(FITS) == (1 if error_source == "labels" else 7)
+    expected = np.append(weight[:200], 1.0)  # row ids >= 200: added samples
+    for rows, sample_weight in FITS:
+        np.testing.assert_array_equal(sample_weight, expected[np.minimum(rows, 200)])
+    final_rows = FITS[-1][0]
+    n_added = 20 + (10 if error_source == "labels" else 0)
+    assert final_rows.size == 200 + n_added
+    # the final fit: training rows, the selected pool samples, the error sample
+    np.testing.assert_array_equal(final_rows[200:220], dcd.selected_ + 210)
+
+
+def test_debugger_routes_to_a_given_meta_estimator_on_its_own(weighted_digits):
+    X, y, weight = weighted_digits
+    train, X_err, _, pool = _debugger_split(X, y, weight)
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = _WeightRecorder().set_fit_request(sample_weight=False)
+        meta = MetaErrClassifier(
+            _WeightRecorder().set_fit_request(sample_weight=True), cv=3
+        )
+        DataCentricDebugger(
+            base, budget=20, error_source="metaerr", meta_estimator=meta, n_flagged=10
+        ).fit(**train, **pool, X_deploy=X_err)
+    *meta_fits, (final_rows, final_weight) = FITS
+    assert len(meta_fits) == 4  # 3 out-of-fold models, the refit
+    for rows, sample_weight in meta_fits:
+        np.testing.assert_array_equal(sample_weight, weight[rows])
+    assert final_weight is None and final_rows.size == 220
+
+
+def test_debugger_refuses_other_per_sample_metadata(weighted_digits):
+    class _GroupsConsumer(_WeightRecorder):
+        def fit(self, X, y, groups=None):
+            return super().fit(X, y)
+
+    X, y, weight = weighted_digits
+    train, X_err, y_err, pool = _debugger_split(X, y, weight)
+    train.pop("sample_weight")
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = _GroupsConsumer().set_fit_request(groups=True)
+        with pytest.raises(ValueError, match="'groups' has one value per training"):
+            DataCentricDebugger(base, budget=20).fit(
+                **train, **pool, X_error=X_err, y_error=y_err, groups=np.arange(200)
+            )
+
+
+def test_debugger_sample_weight_needs_metadata_routing(weighted_digits):
+    X, y, weight = weighted_digits
+    train, X_err, y_err, pool = _debugger_split(X, y, weight)
+    with pytest.raises(ValueError, match="enable_metadata_routing=True"):
+        DataCentricDebugger(LogisticRegression(), budget=20).fit(
+            **train, **pool, X_error=X_err, y_error=y_err
         )
