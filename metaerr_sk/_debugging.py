@@ -32,6 +32,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     _is_arraylike,
     _num_samples,
+    check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
@@ -56,9 +57,27 @@ def _estimator_has(attr):
     return check
 
 
-def _as_rows(X):
-    """Array-likes (lists) as arrays; arrays, sparse matrices and frames as is."""
-    if X is None or hasattr(X, "iloc") or hasattr(X, "tocsr"):
+def _as_rows(X, embedded):
+    """Array-likes (lists) as arrays; arrays, sparse matrices and frames as is.
+
+    ``embedded`` (no embedding transformer): as ``validate_data`` makes the
+    training ``X`` - sparse as CSR, object dtype as float - so that the pool and
+    the error sample meet the same input rules; NaN, shape and emptiness are
+    left to the checks that give this estimator's messages.
+    """
+    if X is None:
+        return X
+    if embedded:
+        return check_array(
+            X,
+            accept_sparse=["csr"],
+            dtype="numeric",
+            ensure_all_finite=False,
+            ensure_2d=False,
+            allow_nd=True,
+            ensure_min_samples=0,
+        )
+    if hasattr(X, "iloc") or hasattr(X, "tocsr"):
         return X
     return np.asarray(X)
 
@@ -414,7 +433,10 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)
             check_consistent_length(X, y)
         check_classification_targets(y)
-        X_pool, X_error, X_deploy = map(_as_rows, (X_pool, X_error, X_deploy))
+        X_pool, X_error, X_deploy = (
+            _as_rows(rows, embedded=self.embedding is None)
+            for rows in (X_pool, X_error, X_deploy)
+        )
         y_pool = column_or_1d(y_pool, warn=True)
         check_consistent_length(X_pool, y_pool)
         if _num_samples(X_pool) == 0:
@@ -624,6 +646,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     # ------------------------------------------------------------ prediction
 
     def _check_X(self, X):
+        # called before any estimator_ lookup: unfitted, that is a
+        # NotFittedError, not an AttributeError
         check_is_fitted(self)
         if self.embedding is None:
             return validate_data(self, X, reset=False, accept_sparse=["csr"])
@@ -641,7 +665,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.estimator_.predict(self._check_X(X))
+        X = self._check_X(X)
+        return self.estimator_.predict(X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
@@ -656,7 +681,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return self.estimator_.predict_proba(self._check_X(X))
+        X = self._check_X(X)
+        return self.estimator_.predict_proba(X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
@@ -671,7 +697,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         -------
         scores : ndarray
         """
-        return self.estimator_.decision_function(self._check_X(X))
+        X = self._check_X(X)
+        return self.estimator_.decision_function(X)
 
     def get_metadata_routing(self):
         """Get metadata routing of this object.

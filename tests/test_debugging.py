@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from metaerr_sk import DataCentricDebugger, MetaErrClassifier
 from metaerr_sk._flagged_labels import flagged_labels
@@ -25,10 +26,21 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # MetaErr on the toy problem sees no out-of-fold error and says so; expected here.
 pytestmark = pytest.mark.filterwarnings("ignore:The base made 0 out-of-fold errors")
 
-# Common estimator checks (parametrize_with_checks) do not apply: fit needs the
-# keyword-only pool (X_pool, y_pool) and an error sample, which the checks never
-# pass, so every check would fail at fit. Clone, pickle, get/set_params and use
-# inside a Pipeline are tested directly below instead.
+
+class _SelfPoolDebugger(DataCentricDebugger):
+    """Test adapter for scikit-learn's common checks, which call ``fit(X, y)``:
+    the training data doubles as pool and error sample."""
+
+    def fit(self, X, y, **fit_params):
+        kw = dict(X_pool=X, y_pool=y, X_error=X, y_error=y)
+        return super().fit(X, y, **kw, **fit_params)
+
+
+# fit needs a pool and an error sample, which the checks never pass: they run on
+# the adapter, so input validation, fitted state, clone and pickle are checked
+@parametrize_with_checks([_SelfPoolDebugger(LogisticRegression(), n_neighbors=1)])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
 
 
 def _gap_problem(seed=0):
