@@ -57,17 +57,17 @@ def _estimator_has(attr):
     return check
 
 
-def _as_rows(X, embedded):
+def _as_rows(X, already_embedded):
     """Array-likes (lists) as arrays; arrays, sparse matrices and frames as is.
 
-    ``embedded`` (no embedding transformer): as ``validate_data`` makes the
+    ``already_embedded`` (no embedding transformer): as ``validate_data`` makes the
     training ``X`` - sparse as CSR, object dtype as float - so that the pool and
     the error sample meet the same input rules; NaN, shape and emptiness are
     left to the checks that give this estimator's messages.
     """
     if X is None:
         return X
-    if embedded:
+    if already_embedded:
         return check_array(
             X,
             accept_sparse=["csr"],
@@ -434,7 +434,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             check_consistent_length(X, y)
         check_classification_targets(y)
         X_pool, X_error, X_deploy = (
-            _as_rows(rows, embedded=self.embedding is None)
+            _as_rows(rows, already_embedded=self.embedding is None)
             for rows in (X_pool, X_error, X_deploy)
         )
         y_pool = column_or_1d(y_pool, warn=True)
