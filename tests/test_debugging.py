@@ -491,6 +491,25 @@ def test_parameter_validation(gap, params, match):
 
 
 # ----------------------------------------------------------------- benchmark
+def _run_bench_smoke(out, data_dir, options, *, timeout, check):
+    """``bench_debugging.py --smoke *options --out out`` in a subprocess."""
+    return subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_debugging.py"),
+            "--smoke",
+            *options,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+        env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
+    )
+
+
 @pytest.mark.parametrize(
     "options, stem",
     [
@@ -507,21 +526,7 @@ def test_parameter_validation(gap, params, match):
     ],
 )
 def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
-    subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "bench_debugging.py"),
-            "--smoke",
-            *options,
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=True,
-        env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
-    )
+    _run_bench_smoke(tmp_path, data_dir, options, timeout=1200, check=True)
     payload = json.loads((tmp_path / f"{stem}.json").read_text())
     assert payload["acceptance"]
     second_network = "resnet56" in options
@@ -556,19 +561,6 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
 )
 def test_bench_debugging_refuses_bad_options(tmp_path, data_dir, options, message):
     # --smoke and --out: were the check gone, a short run into tmp_path
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "bench_debugging.py"),
-            "--smoke",
-            *options,
-            "--out",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**__import__("os").environ, "METAERR_DATA_DIR": str(data_dir)},
-    )
+    done = _run_bench_smoke(tmp_path, data_dir, options, timeout=300, check=False)
     assert done.returncode == 2
     assert message in done.stderr
