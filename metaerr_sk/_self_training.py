@@ -603,7 +603,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         unlabelled samples a fold happens to hold. So the default score of
         ``GridSearchCV`` or ``cross_val_score`` on ``y`` with ``-1`` measures
         the real labels only. A ``scoring`` argument bypasses this method and
-        sees every sample.
+        sees every sample: wrap it in
+        :func:`metaerr_sk.metrics.make_labelled_scorer`.
 
         Parameters
         ----------

@@ -9,7 +9,8 @@ boolean array saying whether the base prediction was right. Every metric takes
 The scorers (:func:`make_error_detection_scorer`, :data:`ERROR_DETECTION_SCORERS`)
 plug these metrics into ``GridSearchCV`` and ``cross_validate`` for estimators
 that expose ``predict`` and ``predict_error_proba`` such as
-:class:`~metaerr_sk.MetaErrClassifier`.
+:class:`~metaerr_sk.MetaErrClassifier`; :func:`make_labelled_scorer` makes any
+scorer leave out the unlabelled samples (``y == -1``) of semi-supervised folds.
 """
 
 from ._failure_metrics import (
@@ -21,6 +22,7 @@ from ._failure_metrics import (
     fpr_at_95_tpr,
     risk_coverage_curve,
 )
+from ._labelled_scorer import make_labelled_scorer
 from ._scorer import (
     ERROR_DETECTION_SCORERS,
     make_error_detection_scorer,
@@ -35,5 +37,6 @@ __all__ = [
     "error_detection_report",
     "fpr_at_95_tpr",
     "make_error_detection_scorer",
+    "make_labelled_scorer",
     "risk_coverage_curve",
 ]

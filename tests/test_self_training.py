@@ -5,11 +5,18 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.metrics import get_scorer, make_scorer
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    cross_validate,
+    train_test_split,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -19,7 +26,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
 from metaerr_sk._oof import meta_learner_oof_auroc
 from metaerr_sk._pseudo_labels import select_trusted
-from metaerr_sk.metrics import auroc_f
+from metaerr_sk.metrics import auroc_f, make_labelled_scorer
 
 
 def _base():
@@ -365,6 +372,95 @@ def test_score_leaves_unlabelled_samples_out(digits):
     )
     with pytest.raises(ValueError, match="no labelled sample"):
         clf.score(X_test, np.full_like(y_test, -1))
+
+
+@pytest.mark.parametrize("scoring", ["accuracy", "f1_macro", "neg_log_loss"])
+def test_labelled_scorer_scores_the_labelled_samples_only(digits, scoring):
+    X, y, X_test, y_test = digits
+    clf = SelfTrainingWithMetaErr(_base(), max_iter=2, random_state=0)
+    clf.fit(X, _semi(y, 5, 0))
+    y_semi = _semi(y_test, 10, 1)
+    labelled = y_semi != -1
+    plain = get_scorer(scoring)
+    scorer = make_labelled_scorer(scoring)
+    assert scorer(clf, X_test, y_semi) == pytest.approx(
+        plain(clf, X_test[labelled], y_test[labelled])
+    )
+    w = np.random.RandomState(0).randint(0, 4, size=y_test.size)
+    assert scorer(clf, X_test, y_semi, sample_weight=w) == pytest.approx(
+        plain(clf, X_test[labelled], y_test[labelled], sample_weight=w[labelled])
+    )
+    assert pickle.loads(pickle.dumps(scorer))(clf, X_test, y_semi) == pytest.approx(
+        scorer(clf, X_test, y_semi)
+    )
+    with pytest.raises(ValueError, match="no labelled sample"):
+        scorer(clf, X_test, np.full_like(y_test, -1))
+
+
+def test_labelled_scorer_in_grid_search_and_text_pipeline(digits):
+    X, y, _, _ = digits
+    y_semi = _semi(y[:300], 8, 0)
+    grid = GridSearchCV(
+        SelfTrainingWithMetaErr(_base(), max_iter=2, random_state=0),
+        {"threshold": [0.8, 0.95]},
+        scoring={"f1": make_labelled_scorer("f1_macro"), "plain_f1": "f1_macro"},
+        refit="f1",
+        cv=2,
+    ).fit(X[:300], y_semi)
+    # f1_macro on y with -1 averages in a class nobody predicts and counts
+    # every -1 as a miss: 0.34 here, where the labelled samples score 0.87
+    assert grid.cv_results_["mean_test_plain_f1"].max() < 0.5
+    assert grid.cv_results_["mean_test_f1"].min() > 0.8
+
+    docs = ["good great", "awful bad", "good fun"]
+    model = make_pipeline(CountVectorizer(), LogisticRegression()).fit(
+        ["good great film", "bad awful film"], ["pos", "neg"]
+    )
+    scorer = make_labelled_scorer("accuracy")
+    assert scorer(model, docs, np.array(["pos", "pos", -1], dtype=object)) == 0.5
+
+
+@pytest.mark.parametrize(
+    "scoring, error, match",
+    [
+        ("no_such_metric", ValueError, "no_such_metric"),
+        (["accuracy", "f1_macro"], TypeError, "wrap each one"),
+        (0.5, TypeError, "scorer name or a callable"),
+    ],
+)
+def test_labelled_scorer_bad_scoring(scoring, error, match):
+    with pytest.raises(error, match=match):
+        make_labelled_scorer(scoring)
+
+
+def test_labelled_scorer_routes_sample_weight(digits):
+    X, y, _, _ = digits
+    X, y_semi = X[:300], _semi(y[:300], 8, 0)
+    w = np.random.RandomState(0).randint(1, 4, size=300)
+    seen = []
+
+    def weights_seen(y_true, y_pred, sample_weight=None):
+        seen.append(sample_weight)
+        return 0.0
+
+    with config_context(enable_metadata_routing=True):
+        scorer = make_labelled_scorer(make_scorer(weights_seen))
+        scorer.set_score_request(sample_weight=True)
+        base = LogisticRegression(max_iter=500).set_fit_request(sample_weight=False)
+        cross_validate(
+            SelfTrainingWithMetaErr(base, max_iter=1, random_state=0),
+            X,
+            y_semi,
+            scoring=scorer,
+            params={"sample_weight": w},
+            cv=StratifiedKFold(2),
+        )
+    # each test fold's weights reached the metric, cut to its labelled rows
+    expected = [
+        w[test][y_semi[test] != -1] for _, test in StratifiedKFold(2).split(X, y_semi)
+    ]
+    for got, want in zip(seen, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_clone_and_pickle_round_trip(digits):
