@@ -28,3 +28,20 @@ def test_readme_python_examples_run():
     assert namespace["clf"].predict_error_proba(X).shape == (X.shape[0],)
     scores = namespace["search"].cv_results_["mean_test_score"]
     assert scores.shape == (3,) and np.all(np.isfinite(scores))
+
+
+def test_readme_result_tables_are_copied_from_the_results_pages():
+    # the tables under the marker are copies; a re-run benchmark that changes
+    # a number must not leave a stale copy on the README's first screen
+    section = README.read_text().split("<!-- results-table -->")[1]
+    section = section.split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(rows) > 10
+    pages = re.findall(r"\(benchmarks/results/([\w.]+\.md)\)", section)
+    assert pages
+    page_rows = set()
+    for page in pages:
+        page_rows.update(
+            (README.parent / "benchmarks/results" / page).read_text().splitlines()
+        )
+    assert [row for row in rows if row not in page_rows] == []
