@@ -125,7 +125,9 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Where neighbourhoods are measured. ``"raw"``: the (flattened) input,
         missing values imputed; ``"scaled"``: the same, standardised;
         a transformer (e.g. ``PCA(50)`` or an embedding network) is cloned and
-        fitted on the training inputs. ``"auto"``: for a ``Pipeline`` base, the
+        fitted on the training inputs; one already fitted (say on unlabelled
+        data too) and wrapped in :class:`sklearn.frozen.FrozenEstimator` is
+        used as it is. ``"auto"``: for a ``Pipeline`` base, the
         output of all its steps but the last (so text pipelines work);
         otherwise ``"scaled"``.
 
@@ -428,8 +430,10 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 steps.append(StandardScaler(with_mean=not sparse))
             transformer = make_pipeline(*steps)
         else:
-            transformer = clone(space)
-        transformer.fit(X)
+            transformer = clone(space)  # a FrozenEstimator clones to itself
+        if not isinstance(transformer, FrozenEstimator):
+            # (a frozen one is used as fitted; its fit would also demand a y)
+            transformer.fit(X)
         return transformer, _to_space(transformer, X)
 
     def _fit_meta_learner(self, meta_X, error):

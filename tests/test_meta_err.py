@@ -228,6 +228,19 @@ def test_neighbor_space_transformer(small_data):
     assert clf.predict_error_proba(X).shape == (X.shape[0],)
 
 
+def test_neighbor_space_frozen_transformer_used_as_fitted(small_data):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = small_data
+    # fitted on more data than MetaErr trains on, as with unlabelled samples
+    scaler = StandardScaler().fit(X)
+    clf = _fitted(X[:120], y[:120], neighbor_space=FrozenEstimator(scaler))
+    assert clf.neighbor_space_.estimator is scaler
+    np.testing.assert_array_equal(clf.neighbor_space_.estimator.mean_, X.mean(axis=0))
+    assert clf.predict_error_proba(X).shape == (X.shape[0],)
+
+
 def test_sparse_input(small_data):
     X, y = small_data
     clf = _fitted(sp.csr_matrix(np.abs(X)), y)
