@@ -70,12 +70,13 @@ def make_ranker(ranker, base, X_real, y_real, seed):
     if ranker == "metaerr_no_neighbors":
         features = features[:3]
     # Configured as SelfTrainingWithMetaErr's (cv=3, neighbours capped by the
-    # number of labels).
+    # number of labels, neighbourhoods in the numeric input as given).
     meta = MetaErrClassifier(
         clone(base),
         features=features,
         cv=3,
         n_neighbors=min(10, y_real.size - 1),
+        neighbor_space="raw",
         random_state=seed,
     ).fit(X_real, y_real)
     return lambda X_unl, proba: 1.0 - meta.predict_error_proba(X_unl, proba=proba)

@@ -125,6 +125,21 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     n_neighbors : int, default=10
         MetaErr's neighbours (capped at the number of real labels minus one).
 
+    neighbor_space : {"auto", "raw", "scaled"} or transformer, default="auto"
+        Where MetaErr measures neighbourhoods (see :class:`MetaErrClassifier`).
+        ``"auto"``: the input as given (``"raw"``) when it is numeric - an
+        array or sparse matrix of numbers, as scikit-learn's
+        ``LabelSpreading`` and k-NN measure it, so inputs with mixed units
+        should be scaled first (on all samples) - and a ``Pipeline`` base's
+        preprocessing for any other input (text, paths). MetaErr here is fitted
+        on the few real labels: a preprocessing fitted on them (the base
+        pipeline's ``StandardScaler``, or ``"scaled"``) builds the geometry out
+        of a few dozen rows. On pixels with 4 labels per class that cost 14
+        points of test accuracy on MNIST (see Notes). A transformer is fitted
+        on the real labelled samples; one already fitted on all inputs,
+        labelled and unlabelled, can be passed wrapped in
+        :class:`sklearn.frozen.FrozenEstimator`.
+
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and the named meta-learners.
 
@@ -245,6 +260,10 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         "cv": ["cv_object"],
         "oof_fit": [StrOptions({"real", "real+pseudo"})],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "neighbor_space": [
+            StrOptions({"auto", "raw", "scaled"}),
+            HasMethods(["fit", "transform"]),
+        ],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -262,6 +281,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         cv=3,
         oof_fit="real",
         n_neighbors=10,
+        neighbor_space="auto",
         random_state=None,
         verbose=0,
     ):
@@ -275,6 +295,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         self.cv = cv
         self.oof_fit = oof_fit
         self.n_neighbors = n_neighbors
+        self.neighbor_space = neighbor_space
         self.random_state = random_state
         self.verbose = verbose
 
@@ -504,6 +525,12 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             proba[test] = self._align_proba(model, model.predict_proba(held_out))
         return proba
 
+    def _neighbor_space(self, X_real):
+        """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""
+        if self.neighbor_space != "auto":
+            return self.neighbor_space
+        return "raw" if _is_numeric(X_real) else "auto"
+
     def _fit_meta(self, X_real, y_real, oof, fit_params):
         n_neighbors = max(1, min(self.n_neighbors, y_real.shape[0] - 1))
         meta = MetaErrClassifier(
@@ -512,6 +539,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             features=DEFAULT_FEATURES,
             cv=self.cv,
             n_neighbors=n_neighbors,
+            neighbor_space=self._neighbor_space(X_real),
             random_state=self.random_state,
         )
         with warnings.catch_warnings():
@@ -661,6 +689,15 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         tags.input_tags.allow_nan = base_tags.input_tags.allow_nan
         tags.input_tags.string = base_tags.input_tags.string
         return tags
+
+
+def _is_numeric(X):
+    """Whether ``X`` holds numbers (an array, sparse matrix or data frame of
+    them), as opposed to what only a pipeline can read (text, paths)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and not hasattr(dtypes, "kind"):  # a data frame's
+        return all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes)
+    return getattr(getattr(X, "dtype", None), "kind", "O") in "biuf"
 
 
 def _plain(label):

@@ -9,6 +9,7 @@ from sklearn import config_context
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer, make_scorer
 from sklearn.model_selection import (
@@ -218,12 +219,42 @@ def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes
         ({"k_best": 0}, "k_best"),
         ({"oof_fit": "pseudo"}, "oof_fit"),
         ({"max_iter": 0}, "max_iter"),
+        ({"neighbor_space": "pixels"}, "neighbor_space"),
     ],
 )
 def test_invalid_parameters_rejected(digits, params, match):
     X, y, _, _ = digits
     with pytest.raises(ValueError, match=match):
         SelfTrainingWithMetaErr(_base(), **params).fit(X[:60], _semi(y[:60], 3, 0))
+
+
+def test_neighbor_space_reaches_metaerr(digits):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+
+    def fitted(**params):
+        return SelfTrainingWithMetaErr(
+            _base(), max_iter=1, random_state=0, **params
+        ).fit(X, y_semi)
+
+    # numeric input: "auto" measures neighbourhoods in it as given, not
+    # through the pipeline base's scaler fitted on the 50 labelled rows
+    auto, raw, scaled = (
+        fitted(),
+        fitted(neighbor_space="raw"),
+        fitted(neighbor_space="scaled"),
+    )
+    for model in (auto, raw):
+        steps = [type(step).__name__ for step in model.meta_estimator_.neighbor_space_]
+        assert "StandardScaler" not in steps
+    assert isinstance(scaled.meta_estimator_.neighbor_space_[-1], StandardScaler)
+    np.testing.assert_array_equal(auto.labeled_iter_, raw.labeled_iter_)
+    # the space changes what MetaErr trusts
+    assert not np.array_equal(raw.labeled_iter_, scaled.labeled_iter_)
+    # a space fitted on every input, labelled or not, is used as fitted
+    scaler = StandardScaler().fit(X)
+    frozen = fitted(neighbor_space=FrozenEstimator(scaler))
+    assert frozen.meta_estimator_.neighbor_space_.estimator is scaler
 
 
 # --------------------------------------------------------------- selection
@@ -330,6 +361,8 @@ def test_text_pipeline_with_unlabelled_documents():
     assert list(clf.classes_) == ["neg", "pos"]
     assert list(clf.predict(["good great", "awful bad"])) == ["pos", "neg"]
     assert not hasattr(clf, "n_features_in_")
+    # text is not numeric: "auto" measures neighbourhoods after the vectorizer
+    assert isinstance(clf.meta_estimator_.neighbor_space_[0], CountVectorizer)
     # score indexes a list of documents; the unlabelled one is left out
     docs = ["good great", "awful bad", "good fun"]
     assert clf.score(docs, np.array(["pos", "pos", -1], dtype=object)) == 0.5
