@@ -705,8 +705,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
 def _is_numeric(X):
     """Whether ``X`` holds numbers (an array, sparse matrix or data frame of
     them), as opposed to what only a pipeline can read (text, paths)."""
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None and not hasattr(dtypes, "kind"):  # a data frame's
+    dtypes = getattr(X, "dtypes", None)  # a data frame: one dtype per column
+    if dtypes is not None and not hasattr(dtypes, "kind"):
         return all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes)
     return getattr(getattr(X, "dtype", None), "kind", "O") in "biuf"
 
