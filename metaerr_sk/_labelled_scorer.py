@@ -3,13 +3,12 @@
 Public through :mod:`metaerr_sk.metrics`.
 """
 
-import numpy as np
 from sklearn.metrics import check_scoring
 from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import _check_method_params, column_or_1d
 
-from ._self_training import UNLABELED
+from ._self_training import labelled_rows
 
 
 class _LabelledScorer:
@@ -24,12 +23,7 @@ class _LabelledScorer:
 
     def __call__(self, estimator, X, y, **kwargs):
         y = column_or_1d(y, warn=True)
-        labelled = np.flatnonzero(np.asarray(y != UNLABELED, dtype=bool))
-        if labelled.size == 0:
-            raise ValueError(
-                "y holds no labelled sample (every entry is -1): there is nothing "
-                "to score the predictions against. Use folds that hold real labels."
-            )
+        labelled = labelled_rows(y)
         # metadata with one value per sample (sample_weight, ...) follows its
         # samples; anything else passes through unchanged
         kwargs = _check_method_params(X, kwargs, labelled)

@@ -668,12 +668,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         """
         y = column_or_1d(y, warn=True)
         check_consistent_length(X, y)
-        labelled = np.flatnonzero(np.asarray(y != UNLABELED, dtype=bool))
-        if labelled.size == 0:
-            raise ValueError(
-                "y holds no labelled sample (every entry is -1): there is nothing "
-                "to score the predictions against."
-            )
+        labelled = labelled_rows(y)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, y)[labelled]
         return accuracy_score(
@@ -700,6 +695,21 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         tags.input_tags.allow_nan = base_tags.input_tags.allow_nan
         tags.input_tags.string = base_tags.input_tags.string
         return tags
+
+
+def labelled_rows(y):
+    """Indices of the samples to score against: those with ``y != -1``.
+
+    Shared by :meth:`SelfTrainingWithMetaErr.score` and
+    :func:`~metaerr_sk.metrics.make_labelled_scorer`'s scorers.
+    """
+    labelled = np.flatnonzero(np.asarray(y != UNLABELED, dtype=bool))
+    if labelled.size == 0:
+        raise ValueError(
+            "y holds no labelled sample (every entry is -1): there is nothing "
+            "to score the predictions against."
+        )
+    return labelled
 
 
 def _is_numeric(X):
