@@ -22,10 +22,18 @@ def run_script(name, *args, timeout=600, check=True):
 
 
 def test_bench_digits_smoke(tmp_path):
-    run_script("bench_digits.py", "--out", str(tmp_path))
+    run_script("bench_digits.py", "--out", str(tmp_path), "--n-jobs", "2")
     payload = json.loads((tmp_path / "digits_smoke.json").read_text())
     methods = payload["summary"]["GaussianNB"]
     assert {"msp", "trust_score", "metaerr[logistic]"} <= set(methods)
+    # the raw-pixel rows measure in another space than the default rows
+    for default, raw in [
+        ("trust_score", "trust_score_raw"),
+        ("metaerr[logistic]", "metaerr_raw"),
+    ]:
+        assert methods[raw]["auroc_f"]["mean"] != methods[default]["auroc_f"]["mean"]
+    # the parallel cells come back whole and in order
+    assert [r["base"] for r in payload["runs"]] == ["GaussianNB", "LogisticRegression"]
     assert set(methods["msp"]) == {
         "auroc_f",
         "aupr_error",
