@@ -27,6 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
 from metaerr_sk._oof import meta_learner_oof_auroc
 from metaerr_sk._pseudo_labels import select_trusted
+from metaerr_sk._self_training import _is_numeric
 from metaerr_sk.metrics import auroc_f, make_labelled_scorer
 
 
@@ -255,6 +256,23 @@ def test_neighbor_space_reaches_metaerr(digits):
     scaler = StandardScaler().fit(X)
     frozen = fitted(neighbor_space=FrozenEstimator(scaler))
     assert frozen.meta_estimator_.neighbor_space_.estimator is scaler
+
+
+class _FrameStandIn:
+    """What ``_is_numeric`` reads of a data frame: one dtype per column (pandas
+    is not a dependency, so not installed in CI)."""
+
+    def __init__(self, dtypes):
+        self.dtypes = dtypes
+
+
+def test_auto_space_is_raw_only_for_numeric_input():
+    assert _is_numeric(np.zeros((2, 3), dtype=np.float32))
+    assert _is_numeric(_FrameStandIn([np.dtype("float64"), np.dtype("int8")]))
+    # one text column makes the frame something only the pipeline can read
+    assert not _is_numeric(_FrameStandIn([np.dtype("float64"), np.dtype(object)]))
+    assert not _is_numeric(np.array([["a text"]], dtype=object))
+    assert not _is_numeric(["a text", "another"])
 
 
 # --------------------------------------------------------------- selection
