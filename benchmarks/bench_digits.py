@@ -46,8 +46,8 @@ from metaerr_sk.evaluation import evaluate_error_detection
 RESULTS = Path(__file__).parent / "results"
 # The issue names SVC(probability=True), deprecated in scikit-learn 1.9 but still the
 # protocol; its FutureWarning on every fit would drown the progress lines.
-warnings.filterwarnings(
-    "ignore", message=".*probability.*deprecated", category=FutureWarning
+SVC_PROBABILITY_WARNING = dict(
+    message=".*probability.*deprecated", category=FutureWarning
 )
 METRICS = ("auroc_f", "aupr_error", "fpr_at_95_tpr", "aurc", "e_aurc")
 
@@ -80,6 +80,8 @@ def run(seeds, base_names, meta_learners, n_jobs=None):
 
 def run_cell(seed, name, meta_learners):
     """Every score for one (seed, base): the default space, then the raw one."""
+    # here, not at import: a parallel worker does not run this script's top level
+    warnings.filterwarnings("ignore", **SVC_PROBABILITY_WARNING)
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.5, stratify=y, random_state=seed
