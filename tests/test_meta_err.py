@@ -526,7 +526,7 @@ def test_no_out_of_fold_errors_falls_back_to_msp():
 
 
 def test_beats_msp_on_digits_with_gaussian_nb(digits_split):
-    # bench_digits.py measures +0.196 mean AUROC_f over seeds 0-4; a 0.10 margin
+    # bench_digits.py measures +0.205 mean AUROC_f over seeds 0-4; a 0.10 margin
     # on one fixed seed leaves ample room.
     X_train, X_test, y_train, y_test = digits_split
     clf = MetaErrClassifier(GaussianNB(), random_state=0).fit(X_train, y_train)
@@ -534,6 +534,21 @@ def test_beats_msp_on_digits_with_gaussian_nb(digits_split):
     msp = auroc_f(correct, clf.predict_proba(X_test).max(axis=1))
     meta = auroc_f(correct, -clf.predict_error_proba(X_test))
     assert meta >= msp + 0.10
+
+
+def test_default_features_leave_out_the_saturated_sorted_probabilities(digits_split):
+    # GaussianNB's probabilities are nearly one-hot: the standardised tail of the
+    # sorted vector gives a few rows extreme values. bench_digits.py measures
+    # the default without them at 0.9955 mean AUROC_f against 0.9866 with them
+    # (seeds 0-4, never worse on a seed); here, seed 0, 0.995 against 0.982.
+    X_train, X_test, y_train, y_test = digits_split
+    default = MetaErrClassifier(GaussianNB(), random_state=0).fit(X_train, y_train)
+    with_proba = clone(default).set_params(features=default.features + ("proba",))
+    with_proba.fit(X_train, y_train, oof_proba=default.oof_proba_)
+    correct = default.predict(X_test) == y_test
+    assert auroc_f(correct, -default.predict_error_proba(X_test)) > auroc_f(
+        correct, -with_proba.predict_error_proba(X_test)
+    )
 
 
 def test_no_worse_than_msp_with_logistic_regression(digits_split):
