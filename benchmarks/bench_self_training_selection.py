@@ -1,13 +1,14 @@
 """Which pseudo-labels help: MetaErr's trust against the base's confidence.
 
-Why issue 4's accuracy target is missed although MetaErr's pseudo-labels are
-the more precise: this isolates the ranking from everything else. Same data,
+Whether MetaErr orders the unlabelled pool better than confidence, apart from
+how many pseudo-labels a threshold admits (the count decides much of
+``bench_self_training.py``'s accuracy): this isolates the ranking. Same data,
 budgets, seeds and base as ``bench_self_training.py``. The base is fitted on
 the labelled budget; each ranker orders the unlabelled pool:
 
 - ``confidence``: the base's max probability (what scikit-learn thresholds);
 - ``metaerr``: P(base is right) from the MetaErr that SelfTrainingWithMetaErr
-  fits in its first iteration (default features, 3 folds, real labels only);
+  fits in its first iteration (its feature groups, 3 folds, real labels only);
 - ``metaerr_no_neighbors``: the same without the neighbourhood features.
 
 Measured on the pool (hidden labels): AUROC at telling the base's right
@@ -42,6 +43,7 @@ from sklearn.preprocessing import StandardScaler
 from metaerr_sk import MetaErrClassifier
 from metaerr_sk._pseudo_labels import select_trusted
 from metaerr_sk._reporting import records_table, summarize_runs, summary_table
+from metaerr_sk._self_training import META_FEATURES
 from metaerr_sk.neighbors import kneighbors_l2
 
 RESULTS = Path(__file__).parent / "results"
@@ -66,9 +68,9 @@ def make_ranker(ranker, base, X_real, y_real, seed):
     round's probabilities."""
     if ranker == "confidence":
         return lambda X_unl, proba: proba.max(axis=1)
-    features = ("confidence", "proba", "class", "neighbors")
+    features = META_FEATURES
     if ranker == "metaerr_no_neighbors":
-        features = features[:3]
+        features = tuple(group for group in features if group != "neighbors")
     # Configured as SelfTrainingWithMetaErr's (cv=3, neighbours capped by the
     # number of labels, neighbourhoods in the numeric input as given).
     meta = MetaErrClassifier(
