@@ -182,6 +182,72 @@ def test_random_strategy_draws_as_many_from_the_same_candidates(gap, label_filte
         assert np.any(y_pool[rand.selected_] == 1)
 
 
+@pytest.mark.parametrize("add_error_sample", [True, False])
+@pytest.mark.parametrize("strategy", ["nearest", "random"])
+def test_misclassified_candidates_are_what_the_base_gets_wrong(
+    gap, strategy, add_error_sample
+):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    params = dict(budget=30, label_filter=True, add_error_sample=add_error_sample)
+    dcd = DataCentricDebugger(
+        _base(),
+        pool_candidates="misclassified",
+        strategy=strategy,
+        random_state=0,
+        **params,
+    ).fit(X, y, **kw)
+    # the base the retraining starts from: train, plus the error sample if added
+    start = (np.vstack([X, X_err]), np.concatenate([y, y_err]))
+    seen = _base().fit(*(start if add_error_sample else (X, y)))
+    misfit = np.flatnonzero(seen.predict(X_pool) != y_pool)
+    assert dcd.n_pool_candidates_ == misfit.size
+    assert dcd.selected_.size == 30 and np.isin(dcd.selected_, misfit).all()
+    if strategy == "nearest":  # the core's choice within the candidates
+        expected = select_neighbors(
+            X_err,
+            X_pool[misfit],
+            budget=30,
+            error_labels=y_err,
+            pool_labels=y_pool[misfit],
+            label_filter=True,
+        )
+        np.testing.assert_array_equal(dcd.selected_, misfit[expected])
+    everything = DataCentricDebugger(_base(), strategy=strategy, **params).fit(
+        X, y, **kw
+    )
+    assert everything.n_pool_candidates_ == X_pool.shape[0]
+    assert not np.isin(everything.selected_, misfit).all()
+
+
+def test_misclassified_candidates_with_metaerr_use_its_base(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    dcd = DataCentricDebugger(
+        _base(),
+        error_source="metaerr",
+        n_flagged=20,
+        budget=40,
+        pool_candidates="misclassified",
+        random_state=0,
+    ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=np.vstack([X[:40], X_held]))
+    misfit = dcd.meta_estimator_.predict(X_pool) != y_pool
+    assert dcd.n_pool_candidates_ == misfit.sum()
+    assert misfit[dcd.selected_].all()
+
+
+def test_misclassified_candidates_errors_say_why(gap):
+    X, y, X_err, y_err, X_pool, y_pool, *_ = gap
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
+    dcd = DataCentricDebugger(_base(), budget=1500, pool_candidates="misclassified")
+    with pytest.raises(ValueError, match=r"budget=1500 is larger .*misclassifies"):
+        dcd.fit(X, y, **kw)
+    # a pool the base fits entirely leaves nothing to choose from
+    fitted = _base().fit(X, y)
+    clean = dict(kw, y_pool=fitted.predict(X_pool), X_error=X[:6], y_error=y[:6])
+    with pytest.raises(ValueError, match="leaves no pool sample"):
+        dcd.set_params(budget=10, add_error_sample=False).fit(X, y, **clean)
+
+
 def test_nearest_selection_repairs_the_gap_and_beats_random(gap):
     X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
     kw = dict(X_pool=X_pool, y_pool=y_pool, X_error=X_err, y_error=y_err)
@@ -481,6 +547,7 @@ def test_missing_or_misplaced_error_sample(gap):
         ({"budget": 0}, "'budget' parameter"),
         ({"strategy": "farthest"}, "'strategy' parameter"),
         ({"budget_allocation": "even"}, "'budget_allocation' parameter"),
+        ({"pool_candidates": "hard"}, "'pool_candidates' parameter"),
         ({"error_source": "oracle"}, "'error_source' parameter"),
         ({"neighbors_backend": "annoy"}, "'neighbors_backend' parameter"),
     ],
