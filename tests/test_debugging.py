@@ -596,6 +596,14 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     _run_bench_smoke(tmp_path, data_dir, options, timeout=1200, check=True)
     payload = json.loads((tmp_path / f"{stem}.json").read_text())
     assert payload["acceptance"]
+    # the smoke curve has the main budget only: its check is the main one
+    (budget,) = payload["config"]["budgets"]
+    assert budget == payload["config"]["main_budget"]
+    assert [
+        {k: v for k, v in row.items() if k != "budget"}
+        for row in payload["acceptance_by_budget"]
+    ] == payload["acceptance"]
+    assert "## Target check by budget" in (tmp_path / f"{stem}.md").read_text()
     second_network = "resnet56" in options
     assert payload["config"]["retrieval"] == ("resnet56" if second_network else "base")
     assert ("ResNet-56" in payload["protocol"]) == second_network
@@ -614,6 +622,57 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
     assert 0.0 <= quality["from_failing"] <= 1.0
     assert "## Selections at the main budget" in (tmp_path / f"{stem}.md").read_text()
     assert (tmp_path / f"{stem}.png").stat().st_size > 0
+
+
+def _bench_module():
+    """``bench_debugging.py`` imported as a module, for its pure helpers."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_debugging", BENCHMARKS / "bench_debugging.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_debugging_checks_every_budget_against_its_own_arms():
+    bench = _bench_module()
+
+    def score(heldout, test=0.8):
+        return {"heldout_acc": {"mean": heldout}, "test_acc": {"mean": test}}
+
+    main = dict.fromkeys(bench.CURVE_ARMS, score(0.55))
+    main.update({"base": score(0.5), "+E_sample": score(0.6)})
+    main["+whole_pool"] = score(0.9, test=0.7)  # loses 10 test points: not a rival
+    at_budget = {
+        10: {
+            **dict.fromkeys(bench.CURVE_ARMS, score(0.61)),
+            "+random": score(0.58),
+            "+nn": score(0.66),
+        },
+        20: {
+            **dict.fromkeys(bench.CURVE_ARMS, score(0.6)),
+            "+random": score(0.62),  # beats +E_sample at this budget only
+            "+nn_filter": score(0.66),
+            "+metaerr_nn_vote": score(0.53),
+        },
+    }
+    rows = bench.acceptance_by_budget(
+        {"d": main},
+        {f"d budget={b}": arms for b, arms in at_budget.items()},
+        [10, 20],
+    )
+    table = bench.budget_check_table(rows)
+    assert [(r["budget"], r["best_baseline"], r["best_selection"]) for r in table] == [
+        (10, "+E_sample", "+nn"),
+        (20, "+random", "+nn_filter"),
+    ]
+    assert [r["gain"] for r in table] == pytest.approx([0.06, 0.04])
+    assert [r["met"] for r in table] == [True, False]
+    # the loop is held to half of its own budget's best labelled gain
+    assert [r["loop_required_gain"] for r in table] == pytest.approx([0.03, 0.02])
+    assert [r["loop_gain_over_base"] for r in table] == pytest.approx([0.11, 0.1])
 
 
 @pytest.mark.parametrize(
