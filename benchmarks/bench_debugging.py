@@ -541,7 +541,12 @@ def plot(curves, summary, path):
     import matplotlib.pyplot as plt
 
     keys = list(summary)
-    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(keys),
+        figsize=(6 * len(keys), 5 if len(keys) > 1 else 5.5),
+        squeeze=False,
+    )
     for ax, key in zip(axes[0], keys, strict=True):
         for arm in CURVE_ARMS:
             rows = [c for c in curves if c["dataset"] == key and c["arm"] == arm]
@@ -562,8 +567,11 @@ def plot(curves, summary, path):
         ax.set_xlabel("pool samples added (budget)")
         ax.set_ylabel("debug-heldout accuracy")
         ax.set_title(key)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    # one legend below the panels: inside, it hid the top of the curves
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    wide = len(keys) > 1
+    fig.legend(handles, labels, loc="lower center", ncol=5 if wide else 3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.14 if wide else 0.22, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
