@@ -211,9 +211,9 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``budget_allocation="per_error"``) it raised the debug-heldout gain
         over retraining on the error sample alone from 3.2 to 5.0 points, with
         49 % of the selected weak labels right instead of 83 % and original-test
-        accuracy 0.5 points lower; on Fashion-MNIST it did not help (15.6
-        against 16.2 points, test 1.4 points lower). ``error_source="metaerr"``
-        uses MetaErr's refitted base, no extra fit.
+        accuracy 0.5 points lower than without it; on Fashion-MNIST it did not
+        help (15.6 against 16.2 points, test accuracy 1.4 points lower).
+        ``error_source="metaerr"`` uses MetaErr's refitted base, no extra fit.
 
     strategy : {"nearest", "random"}, default="nearest"
         ``"nearest"``: nearest-neighbour selection. ``"random"``: a baseline
@@ -676,7 +676,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 n_jobs=self.n_jobs,
             )
         except ValueError as exc:
-            if not restricted:
+            # a budget or n_neighbors beyond the candidates: say which pool
+            if not restricted or "larger than" not in str(exc):
                 raise
             raise ValueError(
                 f"{exc} (The pool here: the {candidates.size} of {Z_pool.shape[0]} "
