@@ -387,6 +387,42 @@ def test_metaerr_label_filter_votes_weak_labels(gap):
     assert set(y_pool[dcd.selected_]) <= set(dcd.error_labels_)
 
 
+def test_metaerr_pool_model_labels_come_from_train_plus_pool(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    X_deploy = np.vstack([X[:40], X_held[:40]])
+    params = dict(
+        error_source="metaerr",
+        meta_estimator=MetaErrClassifier(LogisticRegression(), random_state=0),
+        n_flagged=20,
+        budget=40,
+        label_filter=True,
+    )
+    kw = dict(X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
+    dcd = DataCentricDebugger(_base(), flag_labels="pool_model", **params).fit(
+        X, y, **kw
+    )
+    flagged = X_deploy[dcd.error_indices_]
+    pool_model = _base().fit(np.vstack([X, X_pool]), np.concatenate([y, y_pool]))
+    np.testing.assert_array_equal(dcd.error_labels_, pool_model.predict(flagged))
+    # then retrieval as for labelled failures with those labels
+    as_labelled = DataCentricDebugger(
+        _base(), budget=40, label_filter=True, add_error_sample=False
+    ).fit(
+        X, y, X_pool=X_pool, y_pool=y_pool, X_error=flagged, y_error=dcd.error_labels_
+    )
+    np.testing.assert_array_equal(dcd.selected_, as_labelled.selected_)
+    vote = DataCentricDebugger(_base(), **params).fit(X, y, **kw)
+    assert not np.array_equal(vote.error_labels_, dcd.error_labels_)
+    # without the label filter the flagged samples need no label
+    params["label_filter"] = False
+    unfiltered = [
+        DataCentricDebugger(_base(), flag_labels=how, **params).fit(X, y, **kw)
+        for how in ("vote", "pool_model")
+    ]
+    np.testing.assert_array_equal(unfiltered[0].selected_, unfiltered[1].selected_)
+    assert not hasattr(unfiltered[1], "error_labels_")
+
+
 @pytest.mark.parametrize("label_filter", [False, True])
 def test_torch_neighbors_backend_selects_the_same(gap, label_filter, monkeypatch):
     pytest.importorskip("torch")
@@ -548,6 +584,7 @@ def test_missing_or_misplaced_error_sample(gap):
         ({"strategy": "farthest"}, "'strategy' parameter"),
         ({"budget_allocation": "even"}, "'budget_allocation' parameter"),
         ({"pool_candidates": "hard"}, "'pool_candidates' parameter"),
+        ({"flag_labels": "oracle"}, "'flag_labels' parameter"),
         ({"error_source": "oracle"}, "'error_source' parameter"),
         ({"neighbors_backend": "annoy"}, "'neighbors_backend' parameter"),
     ],
