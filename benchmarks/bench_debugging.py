@@ -418,7 +418,8 @@ def run_one(key, seed, cfg, smoke):
     info["metaerr_flag_precision"] = float(p["deploy_is_fail"][flagged].mean())
     info["flag_label_acc"] = float(np.mean(flagged_model.error_labels_ == y_flagged))
     # the same flags (MetaErr is seeded), labelled by the train + pool model
-    assert np.array_equal(pool_labels_model.error_indices_, flagged)
+    if not np.array_equal(pool_labels_model.error_indices_, flagged):
+        raise RuntimeError("the two MetaErr loops flagged different samples")
     info["flag_label_acc_pool_model"] = float(
         np.mean(pool_labels_model.error_labels_ == y_flagged)
     )
@@ -529,7 +530,7 @@ def budget_check_table(rows):
             key=lambda r: r["gain"],
         )
         loop = max(
-            (r for r in group if r["arm"].startswith("+metaerr")),
+            (r for r in group if r["arm"] in METAERR_LOOPS),
             key=lambda r: r["gain_over_base"],
         )
         table.append(
