@@ -516,17 +516,30 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         )
         tick = self._progress(tick, self._selection_message(len(y_pool)))
 
-        parts_X = [X, _take(X_pool, self.selected_)]
-        parts_y = [y, y_pool[self.selected_]]
-        if self.error_source == "labels" and self.add_error_sample:
-            parts_X.append(X_err)
-            parts_y.append(y_err)
-        y_all = np.concatenate(parts_y)
-        params = _with_added_rows(base_params, len(y), len(y_all) - len(y))
-        self.estimator_ = clone(self.estimator).fit(_concat(parts_X), y_all, **params)
-        self._progress(tick, f"base retrained on {len(y_all)} samples")
+        added = [
+            (_take(X_pool, self.selected_), y_pool[self.selected_]),
+            *self._added_error_sample(X_err, y_err),
+        ]
+        self.estimator_ = self._fit_base_with(X, y, added, base_params)
+        n_fit = len(y) + sum(len(labels) for _, labels in added)
+        self._progress(tick, f"base retrained on {n_fit} samples")
         self.classes_ = self.estimator_.classes_
         return self
+
+    def _added_error_sample(self, X_err, y_err):
+        """The error sample as rows to add to training: none unless labelled
+        and ``add_error_sample``."""
+        if self.error_source == "labels" and self.add_error_sample:
+            return [(X_err, y_err)]
+        return []
+
+    def _fit_base_with(self, X, y, added, base_params):
+        """A clone of the base fitted on the training data followed by the
+        ``(X_rows, labels)`` blocks in ``added``; each added sample weighs 1."""
+        parts_X = [X, *(rows for rows, _ in added)]
+        y_all = np.concatenate([y, *(labels for _, labels in added)])
+        params = _with_added_rows(base_params, len(y), len(y_all) - len(y))
+        return clone(self.estimator).fit(_concat(parts_X), y_all, **params)
 
     def _progress(self, tick, message):
         """Print ``message`` with the seconds since ``tick`` if verbose; a new tick."""
@@ -649,13 +662,9 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         else:
             # the model the retraining starts from: the training data, plus the
             # labelled error sample when it is added
-            parts_X, parts_y = [X], [y]
-            if self.add_error_sample:
-                parts_X.append(X_err)
-                parts_y.append(y_err)
-            y_fit = np.concatenate(parts_y)
-            params = _with_added_rows(base_params, len(y), len(y_fit) - len(y))
-            model = clone(self.estimator).fit(_concat(parts_X), y_fit, **params)
+            model = self._fit_base_with(
+                X, y, self._added_error_sample(X_err, y_err), base_params
+            )
         candidates = np.flatnonzero(model.predict(X_pool) != y_pool)
         if candidates.size == 0:
             raise ValueError(
@@ -717,10 +726,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     def _pool_model_labels(self, X, y, X_flagged, X_pool, y_pool, base_params):
         """The flagged samples' labels as predicted by a clone of the base fitted
         on the training data plus the whole pool with its weak labels."""
-        params = _with_added_rows(base_params, len(y), len(y_pool))
-        model = clone(self.estimator).fit(
-            _concat([X, X_pool]), np.concatenate([y, y_pool]), **params
-        )
+        model = self._fit_base_with(X, y, [(X_pool, y_pool)], base_params)
         return model.predict(X_flagged)
 
     def _vote_labels(self, Z_err, Z_pool, y_pool, base_guess):
