@@ -86,11 +86,64 @@ def test_cli_bad_arguments_are_usage_errors(argv, message, capsys):
     assert re.search(message, capsys.readouterr().err)
 
 
+def _bench_module(name):
+    """A benchmark script imported as a module, for its pure helpers."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_bench_self_training_smoke(tmp_path):
     run_script("bench_self_training.py", "--out", str(tmp_path))
     written = sorted(p.name for p in tmp_path.iterdir())
     assert any(name.endswith(".json") for name in written), written
     assert any(name.endswith(".png") for name in written), written
+    # --render rewrites the same page from the runs in its JSON
+    md = tmp_path / "self_training_smoke.md"
+    first = md.read_text()
+    md.unlink()
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_self_training.py"),
+            "--render",
+            str(tmp_path / "self_training_smoke.json"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert md.read_text() == first
+    assert "| acc_seeds_won |" in first
+
+
+def test_bench_self_training_counts_the_seeds_won_against_the_best_rival():
+    bench = _bench_module("bench_self_training")
+    methods = ("metaerr", *bench.RIVALS)
+    # ours wins the mean through one large win and loses the other two seeds
+    accuracy = {0: 0.9, 1: 0.6, 2: 0.6}
+    runs = [
+        {
+            "cell": "d 4/class",
+            "seed": seed,
+            "scores": {
+                m: {
+                    "accuracy": acc if m == "metaerr" else 0.65,
+                    "pseudo_precision": 0.8,
+                    "n_pseudo": 10.0,
+                }
+                for m in methods
+            },
+        }
+        for seed, acc in accuracy.items()
+    ]
+    summary = bench.summarize_runs(runs, group_by="cell", metrics=bench.METRICS)
+    (row,) = bench.acceptance(summary, runs)
+    assert row["acc_met"] is True
+    assert row["acc_seeds_won"] == "1/3"
 
 
 def test_bench_self_training_methods_subset_skips_the_target_check(tmp_path):
