@@ -92,6 +92,7 @@ from metaerr_sk._reporting import records_table, summarize_runs, write_markdown
 from metaerr_sk.datasets import load_dataset
 
 RESULTS = Path(__file__).parent / "results"
+SEEDS = (0, 1, 2)  # the committed pages; other --seeds write pages of their own
 METRICS = ("heldout_acc", "test_acc")
 BASELINES = ("base", "+E_sample", "+random", "+whole_pool")
 CURVE_ARMS = (
@@ -460,6 +461,15 @@ def run_one(key, seed, cfg, smoke):
     return run, curves
 
 
+def seeds_suffix(seeds):
+    """The page-name suffix of a run on other seeds than the committed pages'
+    (say, seeds no design choice was tried on), so it gets a page of its own
+    instead of overwriting theirs."""
+    if list(seeds) == list(SEEDS):
+        return ""
+    return "_seeds_" + "_".join(map(str, seeds))
+
+
 def acceptance(summary):
     rows = []
     for key, methods in summary.items():
@@ -598,7 +608,7 @@ def plot(curves, summary, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small, 1 seed")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument(
         "--budgets", type=int, nargs="+", default=None, help="budget curve points"
@@ -667,6 +677,8 @@ def main(argv=None):
     if second_network:
         cfg["retrieval"] = args.retrieval_embedding
         stem += f"_retrieval_{args.retrieval_embedding}"
+    if not args.smoke:
+        stem += seeds_suffix(seeds)
     start = time.perf_counter()
     # fill the embedding caches here, once, not in every parallel job at once
     for key in keys:

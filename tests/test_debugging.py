@@ -712,6 +712,13 @@ def test_bench_debugging_checks_every_budget_against_its_own_arms():
     assert [r["loop_gain_over_base"] for r in table] == pytest.approx([0.11, 0.1])
 
 
+def test_bench_debugging_pages_on_other_seeds_do_not_overwrite_the_committed_ones():
+    bench = _bench_module()
+    assert bench.seeds_suffix(bench.SEEDS) == ""
+    assert bench.seeds_suffix([20, 21, 22]) == "_seeds_20_21_22"
+    assert bench.seeds_suffix([2, 1, 0]) != ""  # another order is another page
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
