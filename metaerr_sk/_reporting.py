@@ -46,14 +46,23 @@ def _header(metric, unranked=()):
     return f"{metric} {'↓' if metric in LOWER_IS_BETTER else '↑'}"
 
 
-def summary_table(methods, metrics, unranked=()):
+def summary_table(methods, metrics, unranked=(), references=()):
     """One Markdown table: methods as rows, ``mean ± std`` per metric, best in
-    bold - except for the ``unranked`` metrics, where neither end is better."""
+    bold - except for the ``unranked`` metrics, where neither end is better.
+
+    ``references`` (e.g. a fully labelled ceiling) are shown last and never
+    bold: they are there to compare with, not to compete."""
+    methods = {
+        **{m: row for m, row in methods.items() if m not in references},
+        **{m: row for m, row in methods.items() if m in references},
+    }
     best = {metric: None for metric in unranked}
     for metric in metrics:
         if metric in unranked:
             continue
-        means = {m: row[metric]["mean"] for m, row in methods.items()}
+        means = {
+            m: row[metric]["mean"] for m, row in methods.items() if m not in references
+        }
         pick = min if metric in LOWER_IS_BETTER else max
         best[metric] = pick(means.values())
     lines = [
@@ -66,7 +75,8 @@ def summary_table(methods, metrics, unranked=()):
             mean, std = row[metric]["mean"], row[metric]["std"]
             digits = 1 if metric in ("aurc", "e_aurc", "fit_seconds") else 4
             text = f"{mean:.{digits}f} ± {std:.{digits}f}"
-            cells.append(f"**{text}**" if mean == best[metric] else text)
+            bold = mean == best[metric] and method not in references
+            cells.append(f"**{text}**" if bold else text)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -118,6 +118,9 @@ def test_bench_self_training_smoke(tmp_path):
     )
     assert md.read_text() == first
     assert "| acc_seeds_won |" in first
+    # the fully labelled ceiling is run, and how much of the gap ours closes
+    assert "| gap_closed |" in first and "| all_labels |" in first
+    assert "Stretch goal (half the gap" in first
 
 
 def test_bench_self_training_counts_the_seeds_won_against_the_best_rival():
@@ -144,6 +147,48 @@ def test_bench_self_training_counts_the_seeds_won_against_the_best_rival():
     (row,) = bench.acceptance(summary, runs)
     assert row["acc_met"] is True
     assert row["acc_seeds_won"] == "1/3"
+
+
+def test_bench_self_training_measures_the_gap_closed_towards_all_labels():
+    bench = _bench_module("bench_self_training")
+    accuracy = {  # supervised, ours, all labels: ours closes 0.6 / 0.25 / 0.5
+        "a 4/class": (0.5, 0.8, 1.0),
+        "a 25/class": (0.6, 0.7, 1.0),
+        "b 4/class": (0.5, 0.6, 0.7),
+        "c 4/class": (0.2, 0.3, 0.8),
+    }
+    methods = ("metaerr", "all_labels", *bench.RIVALS)
+    runs = [
+        {
+            "cell": cell,
+            "seed": 0,
+            "scores": {
+                m: {
+                    "accuracy": {"supervised": sup, "metaerr": ours}.get(
+                        m, full if m == "all_labels" else sup
+                    ),
+                    "pseudo_precision": 0.8,
+                    "n_pseudo": 10.0,
+                }
+                for m in methods
+            },
+        }
+        for cell, (sup, ours, full) in accuracy.items()
+    ]
+    summary = bench.summarize_runs(runs, group_by="cell", metrics=bench.METRICS)
+    rows = bench.acceptance(summary, runs)
+    gaps = {row["cell"]: row["gap_closed"] for row in rows}
+    assert gaps == pytest.approx(
+        {"a 4/class": 0.6, "a 25/class": 0.25, "b 4/class": 0.5, "c 4/class": 1 / 6}
+    )
+    # a dataset counts by its best budget; exactly half the gap counts as closed
+    sentence = bench.gap_check(rows)
+    assert "2 of 3 datasets (a, b) - met" in sentence
+    assert bench.gap_check(rows[2:3]).endswith("b 0.50.")
+    # a run without the ceiling (an older page) has no gap to report
+    del summary["a 4/class"]["all_labels"]
+    (row,) = bench.acceptance({"a 4/class": summary["a 4/class"]}, runs)
+    assert "gap_closed" not in row and bench.gap_check([row]) is None
 
 
 def test_bench_self_training_methods_subset_skips_the_target_check(tmp_path):
