@@ -39,6 +39,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from metaerr_sk import MetaErrClassifier
 from metaerr_sk._pseudo_labels import select_trusted
@@ -102,7 +103,15 @@ def input_space(model, X):
     return model[:-1].transform(X) if isinstance(model, Pipeline) else X
 
 
-def run_one(name, per_class, seed, ranker, data_dir, scale_on_pool):
+def run_one(*args):
+    """:func:`_run_one` on one BLAS thread, whatever ``--n-jobs`` and the machine
+    (the rounds of pseudo-labelling amplify last-bit float differences; see
+    ``bench_self_training.run_method``)."""
+    with threadpool_limits(limits=1):
+        return _run_one(*args)
+
+
+def _run_one(name, per_class, seed, ranker, data_dir, scale_on_pool):
     start = time.perf_counter()
     X, y_pool, X_test, y_test = load(name, seed, data_dir, "cpu")
     if scale_on_pool:
