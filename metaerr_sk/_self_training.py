@@ -128,6 +128,17 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         judged model resembles the current base (recomputed every iteration).
         Either way the targets are the real labels of the held-out fold.
 
+    early_stopping : bool, default=False
+        After each iteration, refit the out-of-fold models on their real labels
+        plus every pseudo-label so far, and if their accuracy on the held-out
+        real labels falls below that of the real labels alone, undo the
+        iteration's pseudo-labels and stop (``termination_condition_ ==
+        "early_stopping"``). It catches pseudo-labels that contradict the real
+        labels - a run going wrong - at the cost of ``cv`` extra fits per
+        iteration. The check is lenient, never strict: the pseudo-labels were
+        made by a base that saw every real label, so they carry some of the
+        held-out labels back in.
+
     n_neighbors : int, default=10
         MetaErr's neighbours (capped at the number of real labels minus one).
 
@@ -174,9 +185,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     n_iter_ : int
         Number of self-training iterations run.
 
-    termination_condition_ : {"max_iter", "no_change", "all_labeled"}
+    termination_condition_ : {"max_iter", "no_change", "all_labeled", \
+            "early_stopping"}
         Why fitting stopped. ``"no_change"`` in the first iteration (nothing
-        trusted enough) comes with a ``UserWarning``.
+        trusted enough) comes with a ``UserWarning``, and so does
+        ``"early_stopping"`` there (the final model then saw no pseudo-label).
 
     history_ : list of dict
         One record per iteration: ``iteration``, ``n_added``,
@@ -186,7 +199,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         labels the meta-model learned from), ``oof_auroc`` (the meta-model's own
         out-of-fold AUROC at telling right from wrong on the real labels;
         ``nan`` when there are fewer than 2 of either) and ``oof_auroc_msp``
-        (the same for the base's max probability).
+        (the same for the base's max probability), ``oof_accuracy`` (the
+        out-of-fold models' accuracy on the real labels, from the real labels
+        alone), and with ``early_stopping`` ``oof_accuracy_with_pseudo`` (the
+        same with every pseudo-label so far; ``nan`` without it) and ``kept``
+        (``False`` for an iteration whose pseudo-labels were undone).
 
     n_features_in_ : int
         Features seen in ``fit`` (not set for a pipeline base taking raw input).
@@ -238,7 +255,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     ``threshold`` takes more, and a held-out score against
     ``SelfTrainingClassifier`` says whether that pays.
 
-    Nothing here stops a run whose pseudo-labels go wrong. With a few labels
+    By default nothing stops a run whose pseudo-labels go wrong. With a few labels
     per class the base can be confidently wrong on a whole class, and the
     balanced selection then adds some of those errors every round: on
     Fashion-MNIST with 4 labels per class, one seed in eight (seed 24 of
@@ -246,7 +263,9 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     its pseudo-labels right and 0.33 test accuracy, against 0.54 for the base
     on the labels alone. Cross-validate on the labelled samples
     (:func:`metaerr_sk.metrics.make_labelled_scorer`) against the base alone
-    before trusting a run with so few labels.
+    before trusting a run with so few labels, or set ``early_stopping=True``,
+    which undoes a round whose pseudo-labels lower the out-of-fold accuracy on
+    the real labels and stops there.
 
     String labels follow scikit-learn: use an object array with ``-1`` for the
     unlabelled samples.
@@ -286,6 +305,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "cv": ["cv_object"],
         "oof_fit": [StrOptions({"real", "real+pseudo"})],
+        "early_stopping": ["boolean"],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "neighbor_space": [
             StrOptions({"auto", "raw", "scaled"}),
@@ -307,6 +327,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         max_iter=10,
         cv=3,
         oof_fit="real",
+        early_stopping=False,
         n_neighbors=10,
         neighbor_space="auto",
         random_state=None,
@@ -321,6 +342,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         self.max_iter = max_iter
         self.cv = cv
         self.oof_fit = oof_fit
+        self.early_stopping = early_stopping
         self.n_neighbors = n_neighbors
         self.neighbor_space = neighbor_space
         self.random_state = random_state
@@ -432,7 +454,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         )
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))
-        oof = None
+        oof = real_accuracy = None
         self.termination_condition_ = "max_iter"
 
         while not has_label.all() and (
@@ -443,11 +465,14 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             unlabelled = np.flatnonzero(~has_label)
 
             if oof is None or self.oof_fit == "real+pseudo":
-                oof = self._oof_proba(X, real, pseudo, folds, fit_params)
+                extra = pseudo if self.oof_fit == "real+pseudo" else pseudo[:0]
+                oof = self._oof_proba(X, real, extra, folds, fit_params)
                 meta = self._fit_meta(
                     X_real, y_real, oof, _check_method_params(X, fit_params, real)
                 )
                 oof_auroc, oof_auroc_msp = meta_learner_oof_auroc(meta, folds)
+                if real_accuracy is None:  # the first round: real labels only
+                    real_accuracy = self._accuracy(oof, y_real)
 
             # With no pseudo-label yet the base would be fitted on the real
             # labels alone: MetaErr's own refit is that very model.
@@ -474,6 +499,18 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             self.labeled_iter_[added] = self.n_iter_
             has_label[added] = True
             self.meta_estimator_ = meta
+            kept, with_pseudo = True, float("nan")
+            if self.early_stopping and added.size:
+                everything = np.flatnonzero(self.labeled_iter_ > 0)
+                oof_with_pseudo = self._oof_proba(
+                    X, real, everything, folds, fit_params
+                )
+                with_pseudo = self._accuracy(oof_with_pseudo, y_real)
+                kept = with_pseudo >= real_accuracy
+                if not kept:  # undo the round: its labels made things worse
+                    self.transduction_[added] = y[added]
+                    self.labeled_iter_[added] = -1
+                    has_label[added] = False
             self.history_.append(
                 {
                     "iteration": self.n_iter_,
@@ -484,10 +521,13 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                     "mean_error_proba": (
                         float(p_error[chosen].mean()) if chosen.size else float("nan")
                     ),
-                    "n_pseudo": int(pseudo.size + added.size),
+                    "n_pseudo": int(pseudo.size + (added.size if kept else 0)),
                     "n_oof_errors": int(meta.oof_error_.sum()),
                     "oof_auroc": oof_auroc,
                     "oof_auroc_msp": oof_auroc_msp,
+                    "oof_accuracy": real_accuracy,
+                    "oof_accuracy_with_pseudo": with_pseudo,
+                    "kept": bool(kept),
                 }
             )
             if self.verbose:
@@ -497,7 +537,27 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                     f"all, {int((~has_label).sum())} unlabelled left); meta-model "
                     f"learned from {int(meta.oof_error_.sum())} out-of-fold errors, "
                     f"out-of-fold AUROC {oof_auroc:.3f}"
+                    + (
+                        ""
+                        if np.isnan(with_pseudo)
+                        else f"; out-of-fold accuracy on the real labels "
+                        f"{real_accuracy:.3f} alone, {with_pseudo:.3f} with the "
+                        f"pseudo-labels{'' if kept else ': undone, stopping'}"
+                    )
                 )
+            if not kept:
+                self.termination_condition_ = "early_stopping"
+                if self.n_iter_ == 1:
+                    warnings.warn(
+                        "SelfTrainingWithMetaErr undid its first pseudo-labels: "
+                        "with them the out-of-fold accuracy on the real labels "
+                        f"fell from {real_accuracy:.3g} to {with_pseudo:.3g} "
+                        "(early_stopping=True), so the final model is the base "
+                        "fitted on the labelled samples only.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                break
             if added.size == 0:
                 self.termination_condition_ = "no_change"
                 if self.n_iter_ == 1:
@@ -540,17 +600,20 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         out[:, np.searchsorted(self.classes_, model.classes_)] = proba
         return out
 
-    def _oof_proba(self, X, real, pseudo, folds, fit_params):
-        """Out-of-fold probabilities on the real labelled samples."""
+    def _oof_proba(self, X, real, extra, folds, fit_params):
+        """Out-of-fold probabilities on the real labelled samples; each fold's
+        model also trains on the ``extra`` (pseudo-labelled) rows."""
         proba = np.zeros((real.size, self.classes_.size))
         for train, test in folds:
-            fit_idx = real[train]
-            if self.oof_fit == "real+pseudo" and pseudo.size:
-                fit_idx = np.concatenate([fit_idx, pseudo])
+            fit_idx = np.concatenate([real[train], extra])
             model = self._fit_base(X, fit_idx, fit_params)
             held_out = _safe_indexing(X, real[test])
             proba[test] = self._align_proba(model, model.predict_proba(held_out))
         return proba
+
+    def _accuracy(self, proba, y_real):
+        """Accuracy of the predictions that ``proba`` (``classes_`` order) makes."""
+        return float(accuracy_score(y_real, self.classes_[np.argmax(proba, axis=1)]))
 
     def _neighbor_space(self, X_real):
         """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""

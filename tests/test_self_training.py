@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn import config_context
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.frozen import FrozenEstimator
@@ -148,6 +148,75 @@ def test_nothing_trusted_in_first_iteration(digits):
     assert np.all(clf.labeled_iter_ <= 0)
 
 
+class _WrongWhereMarked(ClassifierMixin, BaseEstimator):
+    """Logistic regression on all but the last feature, confidently wrong (the
+    next class) on rows whose last feature is 1: a base that fails on the
+    unlabelled data while cross-validation on the labelled data looks fine."""
+
+    def fit(self, X, y):
+        self.model_ = LogisticRegression(max_iter=500).fit(X[:, :-1], y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X):
+        proba = self.model_.predict_proba(X[:, :-1])
+        marked = X[:, -1] == 1
+        proba[marked] = np.roll(proba[marked], 1, axis=1)
+        return proba
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def _marked_unlabelled(X, y_semi):
+    return np.column_stack([X / 16, (y_semi == -1).astype(float)])
+
+
+def test_early_stopping_undoes_pseudo_labels_that_contradict_the_real_ones(digits):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    X_marked = _marked_unlabelled(X, y_semi)
+    params = dict(criterion="k_best", k_best=200, max_iter=3, random_state=0)
+    plain = SelfTrainingWithMetaErr(_WrongWhereMarked(), **params).fit(X_marked, y_semi)
+    precision, n_added = _precision(plain, y)
+    assert n_added == np.sum(y_semi == -1) and precision < 0.2  # wrong, unchecked
+
+    clf = SelfTrainingWithMetaErr(_WrongWhereMarked(), early_stopping=True, **params)
+    with pytest.warns(UserWarning, match="undid its first pseudo-labels"):
+        clf.fit(X_marked, y_semi)
+    assert clf.termination_condition_ == "early_stopping"
+    assert clf.n_iter_ == 1
+    assert np.all(clf.labeled_iter_ <= 0)
+    np.testing.assert_array_equal(clf.transduction_, y_semi)
+    (record,) = clf.history_
+    assert record["kept"] is False and record["n_pseudo"] == 0
+    assert record["oof_accuracy_with_pseudo"] < record["oof_accuracy"]
+    # the final model is the base on the real labels alone
+    real = y_semi != -1
+    fresh = _WrongWhereMarked().fit(X_marked[real], y_semi[real])
+    np.testing.assert_allclose(
+        clf.predict_proba(X_marked), fresh.predict_proba(X_marked)
+    )
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_early_stopping_history_says_what_was_checked(digits, early_stopping):
+    X, y, _, _ = digits
+    clf = SelfTrainingWithMetaErr(
+        _base(), early_stopping=early_stopping, max_iter=3, random_state=0
+    ).fit(X, _semi(y, 5, 0))
+    assert clf.n_iter_ >= 1
+    for record in clf.history_:
+        assert 0 < record["oof_accuracy"] <= 1
+        checked = record["oof_accuracy_with_pseudo"]
+        if not early_stopping or record["n_added"] == 0:
+            assert np.isnan(checked) and record["kept"] is True
+        else:  # kept exactly when the pseudo-labels did not lower it
+            assert record["kept"] == (checked >= record["oof_accuracy"])
+    if clf.termination_condition_ != "early_stopping":
+        assert all(record["kept"] for record in clf.history_)
+
+
 def test_everything_labelled_before_max_iter(digits):
     X, y, _, _ = digits
     y_semi = _semi(y[:200], 5, 0)
@@ -219,6 +288,7 @@ def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes
         ({"criterion": "confidence"}, "criterion"),
         ({"k_best": 0}, "k_best"),
         ({"oof_fit": "pseudo"}, "oof_fit"),
+        ({"early_stopping": "yes"}, "early_stopping"),
         ({"max_iter": 0}, "max_iter"),
         ({"neighbor_space": "pixels"}, "neighbor_space"),
     ],
