@@ -603,7 +603,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.render:
         payload = json.loads(args.render.read_text())
-        payload["acceptance"] = acceptance(payload["summary"], payload["runs"])
+        runs = payload["runs"]
+        payload["summary"] = summarize_runs(runs, group_by="cell", metrics=METRICS)
+        payload["acceptance"] = acceptance(payload["summary"], runs)
         write_outputs(payload, args.render.parent, args.render.stem)
         return
     if "metaerr" not in args.methods:

@@ -17,7 +17,11 @@ def summarize_runs(runs, *, group_by, metrics):
 
     ``runs`` are dicts with ``group_by`` key and ``"scores"``:
     ``{method: {metric: value}}``. Returns
-    ``{group: {method: {metric: {"mean", "std", "n"}}}}``.
+    ``{group: {method: {metric: {"mean", "std", "n"}}}}``, ``n`` the number of
+    runs. A NaN value - a metric undefined in that run, such as the precision
+    of a run that made no pseudo-label - is left out of the mean and the
+    spread, not allowed to turn them into NaN; a metric undefined in every run
+    stays NaN.
     """
     values = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for run in runs:
@@ -26,18 +30,22 @@ def summarize_runs(runs, *, group_by, metrics):
                 values[run[group_by]][method][metric].append(row[metric])
     return {
         group: {
-            method: {
-                metric: {
-                    "mean": float(np.mean(v)),
-                    "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
-                    "n": len(v),
-                }
-                for metric, v in by_metric.items()
-            }
+            method: {metric: _mean_std(v) for metric, v in by_metric.items()}
             for method, by_metric in by_method.items()
         }
         for group, by_method in values.items()
     }
+
+
+def _mean_std(values):
+    """``{"mean", "std", "n"}`` of one metric's values over runs (see above)."""
+    values = np.asarray(values, dtype=float)
+    defined = values[~np.isnan(values)]
+    if defined.size == 0:  # NaN, with the spread of a single run 0 as ever
+        std = float("nan") if values.size > 1 else 0.0
+        return {"mean": float("nan"), "std": std, "n": len(values)}
+    std = float(np.std(defined, ddof=1)) if defined.size > 1 else 0.0
+    return {"mean": float(np.mean(defined)), "std": std, "n": len(values)}
 
 
 def _header(metric, unranked=()):
