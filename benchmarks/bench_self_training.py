@@ -402,7 +402,11 @@ def _seeds_won(runs, cell, rival):
     return f"{won}/{len(cell_runs)}"
 
 
-def history_rows(runs):
+def history_rows(runs, early_stopping=False):
+    """MetaErr's ``history_`` per run; with ``early_stopping`` also what the
+    check saw (the out-of-fold accuracy on the real labels, alone and with the
+    pseudo-labels) and whether the iteration was kept."""
+    checks = ("oof_accuracy", "oof_accuracy_with_pseudo", "kept")
     rows = []
     for run in runs:
         for h in run["metaerr_history"]:
@@ -417,6 +421,7 @@ def history_rows(runs):
                     "n_oof_errors": h["n_oof_errors"],
                     "oof_auroc": h["oof_auroc"],
                     "oof_auroc_msp": h["oof_auroc_msp"],
+                    **({key: h[key] for key in checks} if early_stopping else {}),
                 }
             )
     return rows
@@ -539,7 +544,15 @@ def write_markdown(path, payload):
         "n_oof_errors: out-of-fold errors on the real labels the meta-model "
         "learned from; oof_auroc: its own out-of-fold AUROC at telling right from "
         "wrong on the real labels (oof_auroc_msp: the same for max probability). "
-        "A collapse of the meta-targets would show as n_oof_errors falling to 0.",
+        "A collapse of the meta-targets would show as n_oof_errors falling to 0."
+        + (
+            " With early_stopping: oof_accuracy, the out-of-fold models' accuracy "
+            "on the real labels from those labels alone, oof_accuracy_with_pseudo "
+            "the same with every pseudo-label so far; kept False: the iteration "
+            "was undone and self-training stopped."
+            if payload["metaerr_params"].get("early_stopping")
+            else ""
+        ),
         "",
         records_table(payload["metaerr_history"]),
         "",
@@ -606,6 +619,9 @@ def main(argv=None):
         runs = payload["runs"]
         payload["summary"] = summarize_runs(runs, group_by="cell", metrics=METRICS)
         payload["acceptance"] = acceptance(payload["summary"], runs)
+        payload["metaerr_history"] = history_rows(
+            runs, payload["metaerr_params"].get("early_stopping", False)
+        )
         write_outputs(payload, args.render.parent, args.render.stem)
         return
     if "metaerr" not in args.methods:
@@ -668,7 +684,9 @@ def main(argv=None):
         "seconds": time.perf_counter() - start,
         "summary": summary,
         "acceptance": check,
-        "metaerr_history": history_rows(runs),
+        "metaerr_history": history_rows(
+            runs, args.metaerr_params.get("early_stopping", False)
+        ),
         "runs": runs,
     }
     write_outputs(payload, args.out, args.stem)

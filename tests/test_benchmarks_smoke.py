@@ -256,6 +256,19 @@ def test_bench_self_training_selection_smoke(tmp_path):
     assert "| distance_top20 |" in md
 
 
+def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
+    run_script(
+        "bench_self_training.py", "--metaerr-params", '{"early_stopping": true}',
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    md = (tmp_path / "self_training_smoke.md").read_text()
+    assert "parameters {'early_stopping': True}" in md
+    assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
+    # without it the history table keeps its columns (committed pages unchanged)
+    run_script("bench_self_training.py", "--out", str(tmp_path))
+    assert "| kept |" not in (tmp_path / "self_training_smoke.md").read_text()
+
+
 def test_bench_self_training_scale_on_pool_smoke(tmp_path):
     run_script("bench_self_training.py", "--scale-on-pool", "--out", str(tmp_path))
     payload = json.loads((tmp_path / "self_training_smoke.json").read_text())
