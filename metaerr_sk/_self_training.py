@@ -135,9 +135,10 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         iteration's pseudo-labels and stop (``termination_condition_ ==
         "early_stopping"``). It catches pseudo-labels that contradict the real
         labels - a run going wrong - at the cost of ``cv`` extra fits per
-        iteration. The check is lenient, never strict: the pseudo-labels were
-        made by a base that saw every real label, so they carry some of the
-        held-out labels back in.
+        iteration. The check errs towards keeping: the pseudo-labels were made
+        by a base that saw every real label, so they carry some of the held-out
+        labels back in. With a few dozen labels it is coarse: one held-out
+        sample can decide it.
 
     n_neighbors : int, default=10
         MetaErr's neighbours (capped at the number of real labels minus one).
