@@ -1,5 +1,6 @@
 """Every benchmark script runs end to end in its smoke mode (what CI can afford)."""
 
+import inspect
 import json
 import re
 import subprocess
@@ -107,6 +108,7 @@ def _bench_module(name):
         ("bench_self_training", "run_method"),
         ("bench_self_training_selection", "run_one"),
         ("bench_debugging", "run_one"),
+        ("bench_digits", "run_cell"),
     ],
 )
 def test_bench_tasks_run_on_one_blas_thread(script, task, monkeypatch):
@@ -122,7 +124,9 @@ def test_bench_tasks_run_on_one_blas_thread(script, task, monkeypatch):
     monkeypatch.setattr(bench, f"_{task}", blas_threads)
     with threadpool_limits(limits=2):
         # the wrapper passes the task's arguments on unread: stand-ins do
-        assert getattr(bench, task)(*"args") == {1}
+        run = getattr(bench, task)
+        stand_ins = [None] * len(inspect.signature(run).parameters)
+        assert run(*stand_ins) == {1}
 
 
 def test_bench_self_training_smoke(tmp_path):
