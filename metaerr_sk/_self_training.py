@@ -455,7 +455,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         )
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))
-        oof = real_accuracy = None
+        oof = real_accuracy = checked_oof = None
         self.termination_condition_ = "max_iter"
 
         while not has_label.all() and (
@@ -466,8 +466,12 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             unlabelled = np.flatnonzero(~has_label)
 
             if oof is None or self.oof_fit == "real+pseudo":
-                extra = pseudo if self.oof_fit == "real+pseudo" else pseudo[:0]
-                oof = self._oof_proba(X, real, extra, folds, fit_params)
+                if checked_oof is not None:
+                    # the last round's early-stopping check fitted these folds
+                    oof, checked_oof = checked_oof, None
+                else:
+                    extra = pseudo if self.oof_fit == "real+pseudo" else pseudo[:0]
+                    oof = self._oof_proba(X, real, extra, folds, fit_params)
                 meta = self._fit_meta(
                     X_real, y_real, oof, _check_method_params(X, fit_params, real)
                 )
@@ -508,6 +512,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
                 )
                 with_pseudo = self._accuracy(oof_with_pseudo, y_real)
                 kept = with_pseudo >= real_accuracy
+                if kept and self.oof_fit == "real+pseudo":
+                    checked_oof = oof_with_pseudo  # next round's folds, as they are
                 if not kept:  # undo the round: its labels made things worse
                     self.transduction_[added] = y[added]
                     self.labeled_iter_[added] = -1
@@ -577,8 +583,9 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
 
         if has_label.all():
             self.termination_condition_ = "all_labeled"
-        if self.termination_condition_ == "no_change":
-            # the last round added nothing: its base saw every labelled sample
+        if self.termination_condition_ in ("no_change", "early_stopping"):
+            # the last round added nothing, or had it undone: its base saw
+            # every labelled sample
             self.estimator_ = base
         else:
             self.estimator_ = self._fit_base(X, np.flatnonzero(has_label), fit_params)

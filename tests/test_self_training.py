@@ -191,7 +191,8 @@ def test_early_stopping_undoes_pseudo_labels_that_contradict_the_real_ones(digit
     (record,) = clf.history_
     assert record["kept"] is False and record["n_pseudo"] == 0
     assert record["oof_accuracy_with_pseudo"] < record["oof_accuracy"]
-    # the final model is the base on the real labels alone
+    # the final model is the base on the real labels alone: MetaErr's, not refitted
+    assert clf.estimator_ is clf.meta_estimator_.estimator_
     real = y_semi != -1
     fresh = _WrongWhereMarked().fit(X_marked[real], y_semi[real])
     np.testing.assert_allclose(
@@ -261,6 +262,23 @@ class _FitRecorder(LogisticRegression):
         ({"criterion": "k_best", "k_best": 5, "max_iter": 2}, [50, 55, 60]),
         # round 1 adds nothing: MetaErr's refit is also the final model
         ({"threshold": 1.0 - 1e-12}, [50]),
+        # early stopping's check fits the folds with the pseudo-labels (+5, +10)
+        (
+            {"criterion": "k_best", "k_best": 5, "max_iter": 2, "early_stopping": True},
+            [50, 38, 38, 39, 55, 43, 43, 44, 60],
+        ),
+        # with oof_fit="real+pseudo" round 2's folds are the check's, not refitted
+        # (MetaErr itself refits on the 50 labels every round in that mode)
+        (
+            {
+                "criterion": "k_best",
+                "k_best": 5,
+                "max_iter": 2,
+                "early_stopping": True,
+                "oof_fit": "real+pseudo",
+            },
+            [50, 38, 38, 39, 50, 55, 43, 43, 44, 60],
+        ),
     ],
 )
 def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes):
