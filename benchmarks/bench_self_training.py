@@ -402,7 +402,24 @@ def _seeds_won(runs, cell, rival):
     return f"{won}/{len(cell_runs)}"
 
 
-def history_rows(runs, early_stopping=False):
+def metaerr_settings(overrides):
+    """Every SelfTrainingWithMetaErr parameter the runs used, so a page says
+    what ran even after a default changes (the base and seed are per run)."""
+    params = SelfTrainingWithMetaErr(None).get_params(deep=False)
+    del params["estimator"], params["random_state"]
+    return {**params, **overrides}
+
+
+def early_stopping_of(payload):
+    """Whether the page's runs stopped early; pages without ``metaerr_settings``
+    ran when ``early_stopping`` defaulted to False."""
+    settings = payload.get("metaerr_settings")
+    if settings is None:
+        settings = {"early_stopping": False, **payload["metaerr_params"]}
+    return settings["early_stopping"]
+
+
+def history_rows(runs, early_stopping):
     """MetaErr's ``history_`` per run; with ``early_stopping`` also what the
     check saw (the out-of-fold accuracy on the real labels, alone and with the
     pseudo-labels) and whether the iteration was kept."""
@@ -498,7 +515,8 @@ def write_markdown(path, payload):
         "",
         f"This run: pool size {payload['pool']} for MNIST, Fashion-MNIST and "
         f"CIFAR-10 (digits: its 50 % split); SelfTrainingWithMetaErr parameters "
-        f"{payload['metaerr_params'] or 'defaults'}"
+        f"{payload['metaerr_params'] or 'defaults'} (early_stopping="
+        f"{early_stopping_of(payload)})"
         + (
             "; inputs standardised on the whole pool (--scale-on-pool), the base "
             "without its own scaler."
@@ -550,7 +568,7 @@ def write_markdown(path, payload):
             "on the real labels from those labels alone, oof_accuracy_with_pseudo "
             "the same with every pseudo-label so far; kept False: the iteration "
             "was undone and self-training stopped."
-            if payload["metaerr_params"].get("early_stopping")
+            if early_stopping_of(payload)
             else ""
         ),
         "",
@@ -619,9 +637,7 @@ def main(argv=None):
         runs = payload["runs"]
         payload["summary"] = summarize_runs(runs, group_by="cell", metrics=METRICS)
         payload["acceptance"] = acceptance(payload["summary"], runs)
-        payload["metaerr_history"] = history_rows(
-            runs, payload["metaerr_params"].get("early_stopping", False)
-        )
+        payload["metaerr_history"] = history_rows(runs, early_stopping_of(payload))
         write_outputs(payload, args.render.parent, args.render.stem)
         return
     if "metaerr" not in args.methods:
@@ -671,6 +687,7 @@ def main(argv=None):
         "seeds": args.seeds,
         "n_jobs": args.n_jobs,
         "metaerr_params": args.metaerr_params,
+        "metaerr_settings": metaerr_settings(args.metaerr_params),
         "methods": [m for m in METHODS if m in args.methods],
         "pool": args.pool,
         "scale_on_pool": args.scale_on_pool,
@@ -685,7 +702,7 @@ def main(argv=None):
         "summary": summary,
         "acceptance": check,
         "metaerr_history": history_rows(
-            runs, args.metaerr_params.get("early_stopping", False)
+            runs, metaerr_settings(args.metaerr_params)["early_stopping"]
         ),
         "runs": runs,
     }

@@ -261,16 +261,33 @@ def test_bench_self_training_selection_smoke(tmp_path):
 
 
 def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
+    run_script("bench_self_training.py", "--out", str(tmp_path))
+    page = tmp_path / "self_training_smoke.json"
+    payload = json.loads(page.read_text())
+    # the page records every parameter, so it stays readable after a default moves
+    assert payload["metaerr_settings"]["early_stopping"] is True
+    md = (tmp_path / "self_training_smoke.md").read_text()
+    assert "parameters defaults (early_stopping=True)" in md
+    assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
+
     run_script(
-        "bench_self_training.py", "--metaerr-params", '{"early_stopping": true}',
+        "bench_self_training.py", "--metaerr-params", '{"early_stopping": false}',
         "--out", str(tmp_path),
     )  # fmt: skip
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "parameters {'early_stopping': True}" in md
-    assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
-    # without it the history table keeps its columns (committed pages unchanged)
-    run_script("bench_self_training.py", "--out", str(tmp_path))
-    assert "| kept |" not in (tmp_path / "self_training_smoke.md").read_text()
+    assert "parameters {'early_stopping': False} (early_stopping=False)" in md
+    assert "| kept |" not in md
+
+    # a page from before metaerr_settings ran when early_stopping defaulted to
+    # False: re-rendered, it says so and shows no check
+    payload = json.loads(page.read_text())
+    del payload["metaerr_settings"]
+    payload["metaerr_params"] = {}
+    page.write_text(json.dumps(payload))
+    run_script("bench_self_training.py", "--render", str(page))
+    md = (tmp_path / "self_training_smoke.md").read_text()
+    assert "parameters defaults (early_stopping=False)" in md
+    assert "| kept |" not in md
 
 
 def test_bench_self_training_scale_on_pool_smoke(tmp_path):
@@ -279,3 +296,14 @@ def test_bench_self_training_scale_on_pool_smoke(tmp_path):
     assert payload["scale_on_pool"] is True
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert "standardised on the whole pool (--scale-on-pool)" in md
+
+
+def test_bench_early_stopping_cost_smoke(tmp_path):
+    run_script("bench_early_stopping_cost.py", "--out", str(tmp_path))
+    payload = json.loads((tmp_path / "early_stopping_cost_smoke.json").read_text())
+    (row,) = payload["cost"]
+    assert row["seconds_with"] > 0 and row["seconds_without"] > 0
+    # on digits the check stops nothing: the same model, only the time differs
+    assert row["seeds_stopped"] == "0/1" and row["seeds_changed"] == "0/1"
+    assert {r["setting"] for r in payload["runs"]} == {"with", "without"}
+    assert (tmp_path / "early_stopping_cost_smoke.png").stat().st_size > 0

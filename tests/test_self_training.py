@@ -177,11 +177,13 @@ def test_early_stopping_undoes_pseudo_labels_that_contradict_the_real_ones(digit
     y_semi = _semi(y, 5, 0)
     X_marked = _marked_unlabelled(X, y_semi)
     params = dict(criterion="k_best", k_best=200, max_iter=3, random_state=0)
-    plain = SelfTrainingWithMetaErr(_WrongWhereMarked(), **params).fit(X_marked, y_semi)
+    plain = SelfTrainingWithMetaErr(
+        _WrongWhereMarked(), early_stopping=False, **params
+    ).fit(X_marked, y_semi)
     precision, n_added = _precision(plain, y)
     assert n_added == np.sum(y_semi == -1) and precision < 0.2  # wrong, unchecked
 
-    clf = SelfTrainingWithMetaErr(_WrongWhereMarked(), early_stopping=True, **params)
+    clf = SelfTrainingWithMetaErr(_WrongWhereMarked(), **params)  # the default
     with pytest.warns(UserWarning, match="undid its first pseudo-labels"):
         clf.fit(X_marked, y_semi)
     assert clf.termination_condition_ == "early_stopping"
@@ -259,7 +261,15 @@ class _FitRecorder(LogisticRegression):
     [
         # 3 out-of-fold models on 2/3 of the 50 labels each; MetaErr's refit on
         # the 50, which is also round 1's base; round 2's base (+5); the final (+10)
-        ({"criterion": "k_best", "k_best": 5, "max_iter": 2}, [50, 55, 60]),
+        (
+            {
+                "criterion": "k_best",
+                "k_best": 5,
+                "max_iter": 2,
+                "early_stopping": False,
+            },
+            [50, 55, 60],
+        ),
         # round 1 adds nothing: MetaErr's refit is also the final model
         ({"threshold": 1.0 - 1e-12}, [50]),
         # early stopping's check fits the folds with the pseudo-labels (+5, +10)
