@@ -138,11 +138,11 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         base per iteration, on nearly as many rows as the iteration's base:
         ``fit`` took 1.3 to 3.3 times as long on the benchmark's cells
         (``benchmarks/results/early_stopping_cost.md``). The check errs
-        towards keeping: the pseudo-labels were made
-        by a base that saw every real label, so they carry some of the held-out
-        labels back in. With a few dozen labels it is coarse: one held-out
-        sample can decide it. ``False`` trusts every iteration (as
-        scikit-learn's ``SelfTrainingClassifier`` does).
+        towards keeping: the pseudo-labels were made by a base that saw every
+        real label, so they carry some of the held-out labels back in. With a
+        few dozen labels it is coarse: one held-out sample can decide it.
+        ``False`` trusts every iteration (as scikit-learn's
+        ``SelfTrainingClassifier`` does).
 
     n_neighbors : int, default=10
         MetaErr's neighbours (capped at the number of real labels minus one).
@@ -264,8 +264,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     base can be confidently wrong on a whole class, and the balanced selection
     then adds some of those errors every round: on Fashion-MNIST with 4 labels
     per class, one seed in eight (seed 24 of
-    ``benchmarks/results/self_training_heldout_seeds.md``), without early
-    stopping, ended with 15 % of its pseudo-labels right and 0.33 test
+    ``benchmarks/results/self_training_no_early_stopping_heldout_seeds.md``)
+    ended with 15 % of its pseudo-labels right and 0.33 test
     accuracy, against 0.54 for the base on the labels alone. That is why
     ``early_stopping`` is on by default: it undid that run's first round (test
     accuracy 0.54) and, in the other 63 runs of both benchmark pages, stopped
