@@ -679,6 +679,7 @@ def main(argv=None):
     )
     summary = summarize_runs(runs, group_by="cell", metrics=METRICS)
     check = acceptance(summary, runs)
+    settings = metaerr_settings(args.metaerr_params)
     payload = {
         "benchmark": "self-training with MetaErr",
         "protocol": " ".join(__doc__.split("\n\n")[1].split()).removeprefix(
@@ -687,7 +688,7 @@ def main(argv=None):
         "seeds": args.seeds,
         "n_jobs": args.n_jobs,
         "metaerr_params": args.metaerr_params,
-        "metaerr_settings": metaerr_settings(args.metaerr_params),
+        "metaerr_settings": settings,
         "methods": [m for m in METHODS if m in args.methods],
         "pool": args.pool,
         "scale_on_pool": args.scale_on_pool,
@@ -701,9 +702,7 @@ def main(argv=None):
         "seconds": time.perf_counter() - start,
         "summary": summary,
         "acceptance": check,
-        "metaerr_history": history_rows(
-            runs, metaerr_settings(args.metaerr_params)["early_stopping"]
-        ),
+        "metaerr_history": history_rows(runs, settings["early_stopping"]),
         "runs": runs,
     }
     write_outputs(payload, args.out, args.stem)
