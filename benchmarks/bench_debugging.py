@@ -50,7 +50,9 @@ against that same best baseline, which trains on the labelled E_sample the loop
 goes without; ``met_without_deployment_labels`` measures it against the base,
 the one baseline that uses no deployment labels either. Per run, the results
 also give the flagged samples' share from E, the accuracy of their estimated
-labels and, as a reference, the heldout accuracy with their true labels; for
+labels, how many of the nearest pool samples that the label vote reads truly
+share a flagged sample's class (``flag_neighbors_same_class``: what caps the
+vote) and, as a reference, the heldout accuracy with their true labels; for
 every selection at the main budget, the share of its samples from the failing
 clusters and with a right weak label; and two references of retrieval that
 use what no method knows (which pool samples come from the failing clusters, and
@@ -91,6 +93,7 @@ from metaerr_sk import DataCentricDebugger, MetaErrClassifier
 from metaerr_sk._data_files import _atomic_savez, _default_cache_dir
 from metaerr_sk._reporting import records_table, summarize_runs, write_markdown
 from metaerr_sk.datasets import load_dataset
+from metaerr_sk.neighbors import kneighbors_l2
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2)  # the committed pages; other --seeds write pages of their own
@@ -434,6 +437,16 @@ def _run_one(key, seed, cfg, smoke):
     info["flag_label_acc_pool_model"] = float(
         np.mean(pool_labels_model.error_labels_ == y_flagged)
     )
+    # Why the vote can label so few flags right: the share of each flagged
+    # sample's nearest pool samples (those the vote reads, in the space it
+    # searches) that truly share its class. Their weak labels are the votes.
+    searched = slice(None) if retrieval is None else slice(width, None)
+    _, near = kneighbors_l2(
+        Xd[flagged][:, searched], Xp[:, searched], flagged_model.n_neighbors
+    )
+    info["flag_neighbors_same_class"] = float(
+        np.mean(y[p["pool"]][near] == y_flagged[:, None])
+    )
     oracle = DataCentricDebugger(
         new_base(),
         embedding=retrieval,
@@ -752,6 +765,7 @@ def main(argv=None):
             "metaerr_flag_precision": r["info"]["metaerr_flag_precision"],
             "flag_label_acc": r["info"]["flag_label_acc"],
             "flag_label_acc_pool_model": r["info"]["flag_label_acc_pool_model"],
+            "flag_neighbors_same_class": r["info"]["flag_neighbors_same_class"],
             "flagged_true_labels_heldout": r["info"]["flagged_true_labels"][
                 "heldout_acc"
             ],

@@ -654,6 +654,8 @@ def test_bench_debugging_smoke(tmp_path, data_dir, options, stem):
         assert sum(sizes.values()) == cfg["n_sub"]
     else:
         assert sizes["pool"] == cfg["pool_size"]
+    # the share of the vote's neighbours from a flagged sample's own class
+    assert 0.0 <= run["info"]["flag_neighbors_same_class"] <= 1.0
     quality = run["info"]["selection"]["+nn_filter"]
     assert quality["n_selected"] == payload["config"]["main_budget"]
     assert 0.0 <= quality["from_failing"] <= 1.0
