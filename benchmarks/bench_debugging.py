@@ -78,7 +78,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from joblib import Parallel, delayed
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
@@ -91,6 +90,7 @@ from threadpoolctl import threadpool_limits
 
 from metaerr_sk import DataCentricDebugger, MetaErrClassifier
 from metaerr_sk._data_files import _atomic_savez, _default_cache_dir
+from metaerr_sk._environment import cpu_model, run_environment
 from metaerr_sk._reporting import records_table, summarize_runs, write_markdown
 from metaerr_sk.datasets import load_dataset
 from metaerr_sk.neighbors import kneighbors_l2
@@ -727,18 +727,14 @@ def main(argv=None):
         metrics=METRICS,
     )
     check_by_budget = acceptance_by_budget(summary, budget_rows, cfg["budgets"])
-    machine = args.machine or f"{platform.node()} ({os.cpu_count()} CPUs)"
+    machine = args.machine or f"{platform.node()} ({os.cpu_count()} CPUs {cpu_model()})"
     payload = {
         "benchmark": "data-centric debugging of a coverage gap",
         "protocol": protocol(cfg, keys, args.smoke),
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()},
         "seeds": seeds,
         "machine": machine,
-        "environment": {
-            "python": platform.python_version(),
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
+        "environment": run_environment(),
         "seconds": time.perf_counter() - start,
         "summary": summary,
         "budget_summary": budget_rows,

@@ -46,11 +46,12 @@ from pathlib import Path
 import numpy as np
 import sklearn
 from sklearn.neighbors import NearestNeighbors
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from metaerr_sk._environment import blas_libraries, cpu_model  # noqa: E402
 from metaerr_sk.neighbors import kneighbors_l2  # noqa: E402
 
 PRODUCT_CHUNK = 65_536  # pool rows per block of the bare product / naive method
@@ -284,28 +285,14 @@ def measure_memory(args, method):
 
 
 def machine_info():
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                line.split(":", 1)[1].strip() for line in f if "model name" in line
-            )
-    except (OSError, StopIteration):
-        pass
-    blas = [
-        {key: lib.get(key) for key in ("internal_api", "version", "num_threads",
-                                       "architecture", "threading_layer")}
-        for lib in threadpool_info()
-        if lib.get("user_api") == "blas"
-    ]  # fmt: skip
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
-        "blas": blas,
+        "blas": blas_libraries(),
         "faiss_installed": faiss_available(),
         **_torch_info(),
     }

@@ -20,13 +20,10 @@ ones, and both methods do better without it; the rows show by how much.
 import argparse
 import json
 import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import sklearn
 from joblib import Parallel, delayed
 from sklearn.datasets import load_digits
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -40,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from metaerr_sk._environment import cpu_model, run_environment
 from metaerr_sk._meta_learners import META_LEARNERS
 from metaerr_sk._reporting import summarize_runs, write_markdown
 from metaerr_sk.evaluation import evaluate_error_detection
@@ -182,14 +180,9 @@ def main(argv=None):
         "defaults (cv=5) with each meta-learner; Trust Score in MetaErr's "
         "neighbour space; trust_score_raw and metaerr_raw: both with "
         "neighbor_space='raw' (the unscaled pixels); "
-        f"{args.n_jobs or 1} worker(s) on {os.cpu_count()} CPU cores",
+        f"{args.n_jobs or 1} worker(s) on {os.cpu_count()} CPU cores ({cpu_model()})",
         "seeds": seeds,
-        "environment": {
-            "python": platform.python_version(),
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            "machine": platform.machine(),
-        },
+        "environment": run_environment(),
         "seconds": time.perf_counter() - start,
         "summary": summary,
         "acceptance": check,

@@ -20,7 +20,6 @@ not count).
 
 import argparse
 import json
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -32,6 +31,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from metaerr_sk import SelfTrainingWithMetaErr
+from metaerr_sk._environment import run_environment
 from metaerr_sk._reporting import records_table, summarize_runs, summary_table
 
 RESULTS = Path(__file__).parent / "results"
@@ -139,8 +139,8 @@ def write_markdown(path, payload):
         f"Protocol: {payload['protocol']}",
         "",
         f"Seeds: {payload['seeds']} (mean ± standard deviation). Run time: "
-        f"{payload['seconds']:.0f} s on {payload['environment']['cpus']} CPU cores, "
-        f"n_jobs={payload['n_jobs']}.",
+        f"{payload['seconds']:.0f} s on {payload['environment']['cpus']} CPU cores "
+        f"({payload['environment']['cpu']}), n_jobs={payload['n_jobs']}.",
         "",
         "## Cost per cell",
         "",
@@ -197,11 +197,7 @@ def main(argv=None):
         .replace("``", "`"),
         "seeds": args.seeds,
         "n_jobs": args.n_jobs,
-        "environment": {
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpus": __import__("os").cpu_count(),
-        },
+        "environment": run_environment(),
         "seconds": time.perf_counter() - start,
         "summary": summarize_runs(runs, group_by="cell", metrics=METRICS),
         "cost": cost_rows(runs),

@@ -48,7 +48,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from lightgbm import LGBMClassifier
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
@@ -59,6 +58,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from metaerr_sk import MetaErrClassifier
+from metaerr_sk._environment import run_environment
 from metaerr_sk._meta_learners import META_LEARNERS
 from metaerr_sk._reporting import (
     LOWER_IS_BETTER,
@@ -509,8 +509,10 @@ def write_md(path, payload):
         "",
         f"Seeds: {s['seeds']} (mean ± standard deviation over seeds). Sizes: "
         f"{s['sizes']}. AURC and E-AURC are x1000. Run time: {s['seconds']:.0f} s "
-        f"on {env['machine_description']} ({env['cpu_count']} CPUs, torch "
-        f"{env['torch']} on device cpu, torch threads {env['torch_threads']}).",
+        f"on {env['machine_description']} ({env['cpu_count']} CPUs"
+        + (f" {env['cpu']}" if "cpu" in env else "")  # not on older pages
+        + f", torch {env['torch']} on device cpu, torch threads "
+        f"{env['torch_threads']}).",
         "",
         "## Target check",
         "",
@@ -687,17 +689,13 @@ def main(argv=None):
         "cells": cells,
         "sizes": sizes,
         "meta_learners": list(meta_learners),
-        "environment": {
-            "machine_description": args.machine,
-            "cpu_count": cpus,
-            "python": platform.python_version(),
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            "torch": torch.__version__,
-            "torch_threads": threads,
-            "parallel_tasks": args.n_jobs,
-            "device": "cpu",
-        },
+        "environment": run_environment(
+            machine_description=args.machine,
+            cpu_count=cpus,
+            torch_threads=threads,
+            parallel_tasks=args.n_jobs,
+            device="cpu",
+        ),
         "seconds": time.perf_counter() - start,
         "summary": summary,
         "targets": check,

@@ -11,7 +11,6 @@ CPU one. Runs CPU always and CUDA when torch sees a GPU; writes
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from metaerr_sk import MetaErrClassifier
+from metaerr_sk._environment import run_environment
 from metaerr_sk._reporting import summarize_runs, summary_table
 from metaerr_sk.datasets import load_mnist
 from metaerr_sk.metrics import error_detection_report
@@ -101,12 +101,9 @@ def main(argv=None):
         "n_train": args.n_train,
         "n_test": args.n_test,
         "epochs": args.epochs,
-        "environment": {
-            "gpu": gpu,
-            "torch_cpu_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "environment": run_environment(
+            gpu=gpu, torch_cpu_threads=torch.get_num_threads()
+        ),
         "runs": runs,
     }
     stem = "gpu_skorch_smoke" if args.smoke else "gpu_skorch"

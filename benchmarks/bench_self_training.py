@@ -29,13 +29,11 @@ over seeds.
 
 import argparse
 import json
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -47,6 +45,7 @@ from sklearn.semi_supervised import SelfTrainingClassifier
 from threadpoolctl import threadpool_limits
 
 from metaerr_sk import SelfTrainingWithMetaErr
+from metaerr_sk._environment import run_environment
 from metaerr_sk._reporting import records_table, summarize_runs, summary_table
 
 RESULTS = Path(__file__).parent / "results"
@@ -506,6 +505,7 @@ def plot(runs, path):
 
 
 def write_markdown(path, payload):
+    env = payload["environment"]
     parts = [
         "# Self-training with MetaErr vs scikit-learn's self-training",
         "",
@@ -525,8 +525,10 @@ def write_markdown(path, payload):
         ),
         "",
         f"Seeds: {payload['seeds']} (mean ± standard deviation). "
-        f"Run time: {payload['seconds']:.0f} s on {payload['environment']['cpus']} "
-        f"CPU cores, n_jobs={payload['n_jobs']}.",
+        f"Run time: {payload['seconds']:.0f} s on {env['cpus']} CPU cores"
+        # pages from before the CPU model was recorded lack it
+        + (f" ({env['cpu']})" if "cpu" in env else "")
+        + f", n_jobs={payload['n_jobs']}.",
         "",
         "## Target check",
         "",
@@ -692,13 +694,7 @@ def main(argv=None):
         "methods": [m for m in METHODS if m in args.methods],
         "pool": args.pool,
         "scale_on_pool": args.scale_on_pool,
-        "environment": {
-            "python": platform.python_version(),
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            "machine": platform.machine(),
-            "cpus": __import__("os").cpu_count(),
-        },
+        "environment": run_environment(),
         "seconds": time.perf_counter() - start,
         "summary": summary,
         "acceptance": check,
