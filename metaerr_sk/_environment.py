@@ -3,8 +3,9 @@
 The same code on the same package versions can give numbers that differ in the
 last bits between CPUs (BLAS kernels), and self-training and torch training
 amplify that: the error-prediction page's torch cells moved by up to 0.006 when
-re-run on another machine. A page that names its CPU and BLAS says which
-comparison is like for like.
+re-run with the very same versions, and the page could not say which CPU it had
+first run on. A page that names its CPU and BLAS says which comparison is like
+for like.
 """
 
 import os
