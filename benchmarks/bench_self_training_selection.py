@@ -42,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from metaerr_sk import MetaErrClassifier
+from metaerr_sk._environment import run_environment
 from metaerr_sk._pseudo_labels import select_trusted
 from metaerr_sk._reporting import records_table, summarize_runs, summary_table
 from metaerr_sk._self_training import META_FEATURES
@@ -239,7 +240,9 @@ def write_markdown(path, payload):
         " ".join(payload["protocol"].split()),
         "",
         f"Inputs: {payload['inputs']}. Seeds: {payload['seeds']} (mean ± "
-        f"standard deviation). Run time: {payload['seconds']:.0f} s.",
+        f"standard deviation). Run time: {payload['seconds']:.0f} s on "
+        f"{payload['environment']['cpus']} CPU cores "
+        f"({payload['environment']['cpu']}).",
         "",
         "Columns: auroc and precision_top20 of the first-round ranking on the "
         "pool; distance_top20: median distance of the top 20 % to the nearest "
@@ -330,6 +333,7 @@ def main(argv=None):
         ),
         "seeds": args.seeds,
         "stem": stem,
+        "environment": run_environment(),
         "seconds": time.perf_counter() - start,
         "summary": summarize_runs(runs, group_by="cell", metrics=METRICS),
         "rounds": round_rows(runs),
