@@ -509,10 +509,8 @@ def write_md(path, payload):
         "",
         f"Seeds: {s['seeds']} (mean ± standard deviation over seeds). Sizes: "
         f"{s['sizes']}. AURC and E-AURC are x1000. Run time: {s['seconds']:.0f} s "
-        f"on {env['machine_description']} ({env['cpu_count']} CPUs"
-        + (f" {env['cpu']}" if "cpu" in env else "")  # not on older pages
-        + f", torch {env['torch']} on device cpu, torch threads "
-        f"{env['torch_threads']}).",
+        f"on {env['machine_description']} ({env['cpus']} CPUs {env['cpu']}, torch "
+        f"{env['torch']} on device cpu, torch threads {env['torch_threads']}).",
         "",
         "## Target check",
         "",
@@ -691,7 +689,6 @@ def main(argv=None):
         "meta_learners": list(meta_learners),
         "environment": run_environment(
             machine_description=args.machine,
-            cpu_count=cpus,
             torch_threads=threads,
             parallel_tasks=args.n_jobs,
             device="cpu",
