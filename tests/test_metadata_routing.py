@@ -65,17 +65,33 @@ def test_meta_err_routes_sample_weight_to_every_base_fit(weighted_digits):
     assert sorted(FITS[-1][0]) == list(range(len(y)))
 
 
-def test_self_training_routes_sample_weight_to_every_base_fit(weighted_digits):
+@pytest.mark.parametrize("pseudo_label_weight", [0.0, 4.0])
+def test_self_training_routes_sample_weight_to_every_base_fit(
+    weighted_digits, pseudo_label_weight
+):
     X, y, weight = weighted_digits
     y_semi = np.full_like(y, -1)
     y_semi[:60] = y[:60]
     with sklearn.config_context(enable_metadata_routing=True):
         base = _WeightRecorder().set_fit_request(sample_weight=True)
         clf = SelfTrainingWithMetaErr(
-            base, criterion="k_best", k_best=40, max_iter=2, cv=3, random_state=0
+            base,
+            criterion="k_best",
+            k_best=40,
+            max_iter=2,
+            cv=3,
+            pseudo_label_weight=pseudo_label_weight,
+            random_state=0,
         ).fit(X, y_semi, sample_weight=weight)
     # 3 out-of-fold models, MetaErr's refit (also round 1's base), round 2's
-    # base, the final one
+    # base, the final one; the routed weights times the pseudo-labels' own
+    if pseudo_label_weight:
+        assert np.all(clf.sample_weight_[y_semi != -1] == 1.0)
+        pseudo = clf.labeled_iter_ > 0
+        assert np.all(clf.sample_weight_[pseudo] < 1.0)
+        weight = weight * clf.sample_weight_
+    else:
+        assert clf.sample_weight_ is None
     _assert_every_fit_got_its_rows_weights(weight, min_fits=6)
     final_rows = FITS[-1][0]
     assert final_rows.size == 60 + 2 * 40

@@ -19,6 +19,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import SelfTrainingClassifier
@@ -27,6 +28,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
 from metaerr_sk._oof import meta_learner_oof_auroc
 from metaerr_sk._pseudo_labels import select_trusted
+from metaerr_sk._sample_weight import sample_weight_key
 from metaerr_sk._self_training import _is_numeric
 from metaerr_sk.metrics import auroc_f, make_labelled_scorer
 
@@ -153,8 +155,10 @@ class _WrongWhereMarked(ClassifierMixin, BaseEstimator):
     next class) on rows whose last feature is 1: a base that fails on the
     unlabelled data while cross-validation on the labelled data looks fine."""
 
-    def fit(self, X, y):
-        self.model_ = LogisticRegression(max_iter=500).fit(X[:, :-1], y)
+    def fit(self, X, y, sample_weight=None):
+        self.model_ = LogisticRegression(max_iter=500).fit(
+            X[:, :-1], y, sample_weight=sample_weight
+        )
         self.classes_ = self.model_.classes_
         return self
 
@@ -190,6 +194,8 @@ def test_early_stopping_undoes_pseudo_labels_that_contradict_the_real_ones(digit
     assert clf.n_iter_ == 1
     assert np.all(clf.labeled_iter_ <= 0)
     np.testing.assert_array_equal(clf.transduction_, y_semi)
+    # the undone pseudo-labels lose their weights with their labels
+    np.testing.assert_array_equal(clf.sample_weight_, (y_semi != -1).astype(float))
     (record,) = clf.history_
     assert record["kept"] is False and record["n_pseudo"] == 0
     assert record["oof_accuracy_with_pseudo"] < record["oof_accuracy"]
@@ -244,6 +250,93 @@ def test_max_iter_reached(digits):
     assert clf.termination_condition_ == "max_iter"
     assert clf.n_iter_ == 2
     assert [r["n_added"] for r in clf.history_] == [5, 5]
+
+
+# ------------------------------------------------- pseudo-label weights
+
+
+def test_pseudo_labels_weigh_what_metaerr_trusts_them(digits):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    base = LogisticRegression(max_iter=500)
+    clf = SelfTrainingWithMetaErr(base, max_iter=1, random_state=0).fit(X, y_semi)
+    real, added = y_semi != -1, clf.labeled_iter_ == 1
+    assert added.sum() > 50
+    weight = clf.sample_weight_
+    assert np.all(weight[real] == 1.0)
+    assert np.all(weight[~real & ~added] == 0.0)
+    # round 1 judged MetaErr's own refit: P(right)^4 of each added sample
+    p_right = 1.0 - clf.meta_estimator_.predict_error_proba(X[added])
+    np.testing.assert_allclose(weight[added], p_right**4)
+    assert weight[added].min() < 0.9 < weight[added].max()
+    # and the final base was fitted with them
+    rows = real | added
+    fresh = clone(base).fit(
+        X[rows], clf.transduction_[rows], sample_weight=weight[rows]
+    )
+    np.testing.assert_allclose(clf.predict_proba(X), fresh.predict_proba(X))
+    unweighted = clone(base).fit(X[rows], clf.transduction_[rows])
+    assert not np.allclose(clf.predict_proba(X), unweighted.predict_proba(X))
+
+
+def test_pseudo_label_weights_reach_a_pipelines_last_step(digits):
+    X, y, _, _ = digits
+    clf = SelfTrainingWithMetaErr(_base(), max_iter=2, random_state=0)
+    clf.fit(X, _semi(y, 5, 0))
+    rows = clf.labeled_iter_ >= 0
+    fresh = _base().fit(
+        X[rows],
+        clf.transduction_[rows],
+        logisticregression__sample_weight=clf.sample_weight_[rows],
+    )
+    np.testing.assert_allclose(clf.predict_proba(X), fresh.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "base, pseudo_label_weight",
+    [
+        (_base(), 0.0),  # asked for none
+        (make_pipeline(StandardScaler(), KNeighborsClassifier()), 4.0),  # no weights
+    ],
+)
+def test_unweighted_pseudo_labels(digits, base, pseudo_label_weight):
+    X, y, _, _ = digits
+    clf = SelfTrainingWithMetaErr(
+        base, max_iter=2, pseudo_label_weight=pseudo_label_weight, random_state=0
+    ).fit(X, _semi(y, 5, 0))
+    assert clf.sample_weight_ is None
+    rows = clf.labeled_iter_ >= 0
+    assert np.sum(clf.labeled_iter_ > 0) > 50
+    fresh = clone(base).fit(X[rows], clf.transduction_[rows])
+    np.testing.assert_allclose(clf.predict_proba(X), fresh.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "make, key",
+    [
+        (LogisticRegression, "sample_weight"),
+        (
+            lambda: make_pipeline(StandardScaler(), LogisticRegression()),
+            "logisticregression__sample_weight",
+        ),
+        (lambda: make_pipeline(StandardScaler(), KNeighborsClassifier()), None),
+        (KNeighborsClassifier, None),
+        (lambda: make_pipeline(StandardScaler(), "passthrough"), None),
+    ],
+)
+def test_sample_weight_key(make, key):
+    assert sample_weight_key(make()) == key
+
+
+def test_sample_weight_key_with_metadata_routing():
+    with config_context(enable_metadata_routing=True):
+        plain = make_pipeline(StandardScaler(), LogisticRegression())
+        assert sample_weight_key(plain) is None  # routing drops what is not asked
+        asked = make_pipeline(
+            StandardScaler(), LogisticRegression().set_fit_request(sample_weight=True)
+        )
+        assert sample_weight_key(asked) == "sample_weight"
+        assert sample_weight_key(LogisticRegression()) == "sample_weight"
 
 
 class _FitRecorder(LogisticRegression):
@@ -319,6 +412,7 @@ def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes
         ({"early_stopping": "yes"}, "early_stopping"),
         ({"max_iter": 0}, "max_iter"),
         ({"neighbor_space": "pixels"}, "neighbor_space"),
+        ({"pseudo_label_weight": -1.0}, "pseudo_label_weight"),
     ],
 )
 def test_invalid_parameters_rejected(digits, params, match):
