@@ -409,13 +409,16 @@ def metaerr_settings(overrides):
     return {**params, **overrides}
 
 
-def early_stopping_of(payload):
-    """Whether the page's runs stopped early; pages without ``metaerr_settings``
-    ran when ``early_stopping`` defaulted to False."""
-    settings = payload.get("metaerr_settings")
-    if settings is None:
-        settings = {"early_stopping": False, **payload["metaerr_params"]}
-    return settings["early_stopping"]
+# What the older pages ran with: those without ``metaerr_settings`` when
+# ``early_stopping`` defaulted to False, and every page from before
+# ``pseudo_label_weight`` with unweighted pseudo-labels.
+FORMER_DEFAULTS = {"early_stopping": False, "pseudo_label_weight": 0.0}
+
+
+def setting_of(payload, name):
+    """A SelfTrainingWithMetaErr parameter the page's runs used."""
+    recorded = payload.get("metaerr_settings") or payload["metaerr_params"]
+    return {**FORMER_DEFAULTS, **recorded}[name]
 
 
 def history_rows(runs, early_stopping):
@@ -516,7 +519,8 @@ def write_markdown(path, payload):
         f"This run: pool size {payload['pool']} for MNIST, Fashion-MNIST and "
         f"CIFAR-10 (digits: its 50 % split); SelfTrainingWithMetaErr parameters "
         f"{payload['metaerr_params'] or 'defaults'} (early_stopping="
-        f"{early_stopping_of(payload)})"
+        f"{setting_of(payload, 'early_stopping')}, pseudo_label_weight="
+        f"{setting_of(payload, 'pseudo_label_weight')})"
         + (
             "; inputs standardised on the whole pool (--scale-on-pool), the base "
             "without its own scaler."
@@ -570,7 +574,7 @@ def write_markdown(path, payload):
             "on the real labels from those labels alone, oof_accuracy_with_pseudo "
             "the same with every pseudo-label so far; kept False: the iteration "
             "was undone and self-training stopped."
-            if early_stopping_of(payload)
+            if setting_of(payload, "early_stopping")
             else ""
         ),
         "",
@@ -639,7 +643,9 @@ def main(argv=None):
         runs = payload["runs"]
         payload["summary"] = summarize_runs(runs, group_by="cell", metrics=METRICS)
         payload["acceptance"] = acceptance(payload["summary"], runs)
-        payload["metaerr_history"] = history_rows(runs, early_stopping_of(payload))
+        payload["metaerr_history"] = history_rows(
+            runs, setting_of(payload, "early_stopping")
+        )
         write_outputs(payload, args.render.parent, args.render.stem)
         return
     if "metaerr" not in args.methods:

@@ -266,8 +266,9 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     payload = json.loads(page.read_text())
     # the page records every parameter, so it stays readable after a default moves
     assert payload["metaerr_settings"]["early_stopping"] is True
+    assert payload["metaerr_settings"]["pseudo_label_weight"] == 4.0
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "parameters defaults (early_stopping=True)" in md
+    assert "defaults (early_stopping=True, pseudo_label_weight=4.0)" in md
     assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
 
     run_script(
@@ -275,18 +276,28 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
         "--out", str(tmp_path),
     )  # fmt: skip
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "parameters {'early_stopping': False} (early_stopping=False)" in md
+    assert (
+        "parameters {'early_stopping': False} (early_stopping=False, "
+        "pseudo_label_weight=4.0)" in md
+    )
     assert "| kept |" not in md
+
+    # a page from before pseudo_label_weight ran with unweighted pseudo-labels
+    payload = json.loads(page.read_text())
+    del payload["metaerr_settings"]["pseudo_label_weight"]
+    page.write_text(json.dumps(payload))
+    run_script("bench_self_training.py", "--render", str(page))
+    md = (tmp_path / "self_training_smoke.md").read_text()
+    assert "(early_stopping=False, pseudo_label_weight=0.0)" in md
 
     # a page from before metaerr_settings ran when early_stopping defaulted to
     # False: re-rendered, it says so and shows no check
-    payload = json.loads(page.read_text())
     del payload["metaerr_settings"]
     payload["metaerr_params"] = {}
     page.write_text(json.dumps(payload))
     run_script("bench_self_training.py", "--render", str(page))
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "parameters defaults (early_stopping=False)" in md
+    assert "parameters defaults (early_stopping=False, pseudo_label_weight=0.0)" in md
     assert "| kept |" not in md
 
 
