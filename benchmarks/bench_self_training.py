@@ -202,7 +202,8 @@ REFERENCES = ("all_labels",)
 def run_method(*args, **kwargs):
     """:func:`_run_method` on one BLAS thread, whatever ``--n-jobs`` and the
     machine. Self-training amplifies last-bit float differences: on Fashion-MNIST
-    4/class seed 24 one thread ends at 0.334 test accuracy, two at 0.309, so a
+    4/class seed 24 (no early stopping, unweighted pseudo-labels) one thread
+    ended at 0.334 test accuracy, two at 0.309, so a
     page reproduces only with the thread count fixed (joblib's workers had set it
     to cpus // n_jobs: 1 for the committed pages, run with --n-jobs 2 on 2 CPUs)."""
     with threadpool_limits(limits=1):
