@@ -266,13 +266,14 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     confidence. With the base pipeline's scaler fitted on 40 MNIST images
     (4 labels per class) as the space, ``bench_self_training.py`` measured
     0.616 test accuracy against scikit-learn's best 0.651; in the raw pixels,
-    the ``"auto"`` default on numeric input, 0.696 (seeds 0-2). At an equal
+    the ``"auto"`` default on numeric input, 0.696 (seeds 0-2, both with
+    unweighted pseudo-labels; 0.713 weighted). At an equal
     count of pseudo-labels, MetaErr's order then beats the base's confidence in
     7 of 8 cells, by up to 6.9 points (see
     ``benchmarks/results/self_training_selection.md``). Pixels standardised on
     the whole pool are a weaker space for it: with such inputs
-    (``--scale-on-pool``) the accuracy target is met in 1 of 8 cells, against
-    2 when MetaErr re-standardised them on the labelled rows.
+    (``--scale-on-pool``) the accuracy target is met in 4 of 8 cells against
+    6 of 8 in the raw pixels (1 against 5 with unweighted pseudo-labels).
 
     MetaErr's P(base is right) is calibrated on the real labels, so
     ``threshold=0.9`` takes fewer samples than a 0.9 confidence threshold
