@@ -27,122 +27,34 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _is_arraylike,
     _num_samples,
-    check_array,
     check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
 )
 
+from ._delegation import PredictsWithFittedBase
 from ._flagged_labels import flagged_labels
 from ._meta_err import MetaErrClassifier
 from ._neighbors_search import kneighbors_l2
+from ._row_blocks import (
+    as_rows,
+    check_label_types,
+    concat_rows,
+    take_rows,
+    with_added_rows,
+)
 from ._selection import select_neighbors
 
 __all__ = ["DataCentricDebugger"]
 
 
-def _estimator_has(attr):
-    """The fitted base, else the unfitted one, has ``attr``."""
-
-    def check(self):
-        base = getattr(self, "estimator_", self.estimator)
-        return hasattr(base, attr)
-
-    return check
-
-
-def _as_rows(X, already_embedded):
-    """Array-likes (lists) as arrays; arrays, sparse matrices and frames as is.
-
-    ``already_embedded`` (no embedding transformer): as ``validate_data`` makes the
-    training ``X`` - sparse as CSR, object dtype as float - so that the pool and
-    the error sample meet the same input rules; NaN, shape and emptiness are
-    left to the checks that give this estimator's messages.
-    """
-    if X is None:
-        return X
-    if already_embedded:
-        return check_array(
-            X,
-            accept_sparse=["csr"],
-            dtype="numeric",
-            ensure_all_finite=False,
-            ensure_2d=False,
-            allow_nd=True,
-            ensure_min_samples=0,
-        )
-    if hasattr(X, "iloc") or hasattr(X, "tocsr"):
-        return X
-    return np.asarray(X)
-
-
-def _take(X, indices):
-    """Rows ``indices`` of an array, sparse matrix or frame."""
-    if hasattr(X, "iloc"):
-        return X.iloc[indices]
-    return X[indices]
-
-
-def _with_added_rows(params, n_train, n_added):
-    """Fit metadata for the training rows followed by ``n_added`` added rows.
-
-    ``sample_weight`` gives every added sample (selected pool samples, error
-    sample) weight 1; any other metadata with one value per training sample
-    has no value to give them and is refused.
-    """
-    out = {}
-    for key, value in params.items():
-        if _is_arraylike(value) and _num_samples(value) == n_train:
-            if key != "sample_weight":
-                raise ValueError(
-                    f"{key!r} has one value per training sample, and "
-                    f"DataCentricDebugger adds {n_added} samples (the selected pool "
-                    "samples and the error sample) that it has no value for; only "
-                    "sample_weight is extended to them (weight 1)."
-                )
-            value = np.concatenate([np.asarray(value, dtype=float), np.ones(n_added)])
-        out[key] = value
-    return out
-
-
-def _concat(parts):
-    """Stack row blocks: frames, else sparse if any block is sparse, else arrays."""
-    parts = [p for p in parts if _num_samples(p) > 0]
-    if hasattr(parts[0], "iloc"):
-        import pandas as pd
-
-        return pd.concat(parts, ignore_index=True)
-    if any(hasattr(p, "tocsr") for p in parts):
-        # a sparse pool beside a dense training set: stacking them dense could
-        # need far more memory than either
-        from scipy import sparse
-
-        return sparse.vstack(parts, format="csr")
-    return np.concatenate([np.asarray(p) for p in parts])
-
-
-def _check_label_types(y, **others):
-    """The pool's and error sample's labels must be the training labels' kind:
-    a number/string mix would only fail later, in the base or in ``score``."""
-    for name, labels in others.items():
-        if labels is None:
-            continue
-        try:
-            unique_labels(y, labels)
-        except ValueError as exc:
-            raise ValueError(
-                f"y and {name} must hold labels of the same type (all numbers or "
-                f"all strings): {exc}"
-            ) from exc
-
-
-class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class DataCentricDebugger(
+    PredictsWithFittedBase, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Retrain a classifier on its training data plus pool samples near its failures.
 
     Data-Centric Debugging (Singla et al., WACV 2024): given an *error sample*
@@ -474,7 +386,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             check_consistent_length(X, y)
         check_classification_targets(y)
         X_pool, X_error, X_deploy = (
-            _as_rows(rows, already_embedded=self.embedding is None)
+            as_rows(rows, already_embedded=self.embedding is None)
             for rows in (X_pool, X_error, X_deploy)
         )
         y_pool = column_or_1d(y_pool, warn=True)
@@ -501,7 +413,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         X_err, y_err, base_guess = self._error_sample(
             X, y, X_error, y_error, X_deploy, meta_params
         )
-        _check_label_types(y, y_pool=y_pool, y_error=y_err)
+        check_label_types(y, y_pool=y_pool, y_error=y_err)
         if y_err is None and self.label_filter and self.flag_labels == "pool_model":
             y_err = self.error_labels_ = self._pool_model_labels(
                 X, y, X_err, X_pool, y_pool, base_params
@@ -517,7 +429,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         tick = self._progress(tick, self._selection_message(len(y_pool)))
 
         added = [
-            (_take(X_pool, self.selected_), y_pool[self.selected_]),
+            (take_rows(X_pool, self.selected_), y_pool[self.selected_]),
             *self._added_error_sample(X_err, y_err),
         ]
         self.estimator_ = self._fit_base_with(X, y, added, base_params)
@@ -538,8 +450,8 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         ``(X_rows, labels)`` blocks in ``added``; each added sample weighs 1."""
         parts_X = [X, *(rows for rows, _ in added)]
         y_all = np.concatenate([y, *(labels for _, labels in added)])
-        params = _with_added_rows(base_params, len(y), len(y_all) - len(y))
-        return clone(self.estimator).fit(_concat(parts_X), y_all, **params)
+        params = with_added_rows(base_params, len(y), len(y_all) - len(y))
+        return clone(self.estimator).fit(concat_rows(parts_X), y_all, **params)
 
     def _progress(self, tick, message):
         """Print ``message`` with the seconds since ``tick`` if verbose; a new tick."""
@@ -627,7 +539,7 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "ones, or lower the meta_estimator's error_threshold."
             )
         self.error_indices_ = flagged
-        X_flagged = _take(X_deploy, flagged)
+        X_flagged = take_rows(X_deploy, flagged)
         # the base's predictions there (the labels MetaErr says are wrong) and
         # its probabilities, the prior of the label vote
         meta = self.meta_estimator_
@@ -748,60 +660,13 @@ class DataCentricDebugger(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------ prediction
 
-    def _check_X(self, X):
+    def _validate_predict_data(self, X):
         # called before any estimator_ lookup: unfitted, that is a
         # NotFittedError, not an AttributeError
         check_is_fitted(self)
         if self.embedding is None:
             return validate_data(self, X, reset=False, accept_sparse=["csr"])
         return X
-
-    def predict(self, X):
-        """Predict with the retrained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Inputs.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        X = self._check_X(X)
-        return self.estimator_.predict(X)
-
-    @available_if(_estimator_has("predict_proba"))
-    def predict_proba(self, X):
-        """Class probabilities of the retrained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Inputs.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        X = self._check_X(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the retrained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Inputs.
-
-        Returns
-        -------
-        scores : ndarray
-        """
-        X = self._check_X(X)
-        return self.estimator_.decision_function(X)
 
     def get_metadata_routing(self):
         """Get metadata routing of this object.

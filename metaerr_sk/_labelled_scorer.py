@@ -8,7 +8,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import _check_method_params, column_or_1d
 
-from ._self_training import labelled_rows
+from ._semi_labels import labelled_rows
 
 
 class _LabelledScorer:

@@ -19,8 +19,6 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils import Bunch, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
-    MetadataRouter,
-    MethodMapping,
     _raise_for_params,
     _routing_enabled,
     process_routing,
@@ -34,6 +32,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._delegation import route_fit_to_base
 from ._meta_features import FEATURE_GROUPS, NeighborhoodFeatures, build_meta_features
 from ._meta_learners import META_LEARNERS
 from ._oof import check_precomputed_proba, error_target, out_of_fold_proba
@@ -69,22 +68,6 @@ def _to_space(transformer, X):
     """Rows of ``X`` in the neighbour space: a 2-D array or sparse matrix."""
     Z = transformer.transform(X)
     return Z.tocsr() if sp.issparse(Z) else _flatten(np.asarray(Z, dtype=float))
-
-
-def route_fit_to_base(wrapper):
-    """Metadata routing of a wrapper around ``wrapper.estimator``: ``fit``
-    metadata go to the base's ``fit``, and the wrapper's own methods keep
-    their requests (``score``'s ``sample_weight``)."""
-    # the self request: without it a Pipeline ending in the wrapper cannot
-    # route score's sample_weight (even None) and Pipeline.score raises
-    return (
-        MetadataRouter(owner=wrapper)
-        .add_self_request(wrapper)
-        .add(
-            estimator=wrapper.estimator,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
-        )
-    )
 
 
 class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):

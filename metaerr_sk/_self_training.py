@@ -36,7 +36,6 @@ from sklearn.utils.metadata_routing import (
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_method_params,
@@ -47,13 +46,20 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._meta_err import MetaErrClassifier, route_fit_to_base
+from ._delegation import PredictsWithFittedBase, route_fit_to_base
+from ._meta_err import MetaErrClassifier
 from ._meta_learners import META_LEARNERS
 from ._oof import check_folds, meta_learner_oof_auroc
 from ._pseudo_labels import select_trusted
+from ._round_report import (
+    round_message,
+    round_record,
+    warn_first_round_undone,
+    warn_nothing_trusted,
+)
 from ._sample_weight import sample_weight_key
+from ._semi_labels import UNLABELED, labelled_rows, plain_label
 
-UNLABELED = -1
 # MetaErr's feature groups here. Unlike MetaErrClassifier's default they keep
 # the sorted probabilities: bench_self_training.py run without them (seeds 0-2)
 # gave the same accuracy within 0.006 per cell, but on one Fashion-MNIST seed
@@ -62,18 +68,9 @@ UNLABELED = -1
 META_FEATURES = ("confidence", "proba", "class", "neighbors")
 
 
-def _estimator_has(attr):
-    """Check the fitted ``estimator_`` if there is one, else ``estimator``."""
-
-    def check(self):
-        if hasattr(self, "estimator_"):
-            return hasattr(self.estimator_, attr)
-        return hasattr(self.estimator, attr)
-
-    return check
-
-
-class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+class SelfTrainingWithMetaErr(
+    PredictsWithFittedBase, ClassifierMixin, MetaEstimatorMixin, BaseEstimator
+):
     """Self-training that pseudo-labels where MetaErr predicts the base is right.
 
     Follows :class:`sklearn.semi_supervised.SelfTrainingClassifier`: ``y == -1``
@@ -263,54 +260,39 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
     Where MetaErr measures neighbourhoods decides most of what it is worth
     here: its neighbourhood features (agreement of the nearest labelled samples
     with the prediction, their out-of-fold errors) carry its edge over
-    confidence. With the base pipeline's scaler fitted on 40 MNIST images
-    (4 labels per class) as the space, ``bench_self_training.py`` measured
-    0.616 test accuracy against scikit-learn's best 0.651; in the raw pixels,
-    the ``"auto"`` default on numeric input, 0.696 (seeds 0-2, both with
-    unweighted pseudo-labels; 0.713 weighted). At an equal
-    count of pseudo-labels, MetaErr's order then beats the base's confidence in
-    7 of 8 cells, by up to 6.9 points (see
-    ``benchmarks/results/self_training_selection.md``). Pixels standardised on
-    the whole pool are a weaker space for it: with such inputs
-    (``--scale-on-pool``) the accuracy target is met in 4 of 8 cells against
-    6 of 8 in the raw pixels (1 against 5 with unweighted pseudo-labels).
+    confidence. On MNIST with 4 labels per class, neighbourhoods in the base
+    pipeline's scaler fitted on the 40 labelled images cost 8 points of test
+    accuracy against the raw pixels (the ``"auto"`` default on numeric input),
+    and pixels standardised on the whole pool are a weaker space than the raw
+    ones too (``benchmarks/README.md`` has the measurements).
 
     MetaErr's P(base is right) is calibrated on the real labels, so
     ``threshold=0.9`` takes fewer samples than a 0.9 confidence threshold
-    (Fashion-MNIST, 4 labels per class: about 840 of 20,000 against 18,700),
-    and with a weak base that can lose accuracy even with more precise
-    pseudo-labels. ``history_`` shows how many each iteration took; a lower
-    ``threshold`` takes more, and a held-out score against
+    (Fashion-MNIST, 4 labels per class: under a thousand of 20,000 against
+    18,700), and with a weak base that can lose accuracy even with more
+    precise pseudo-labels. ``history_`` shows how many each iteration took; a
+    lower ``threshold`` takes more, and a held-out score against
     ``SelfTrainingClassifier`` says whether that pays.
 
     Pseudo-labels weigh what MetaErr trusts them (``pseudo_label_weight``): one
     admitted at P(base is right) 0.99 weighs 0.96 in the refits, one at 0.8
     (the balanced selection reaches below the threshold for classes with few
-    trusted members) 0.41. On ``bench_self_training.py``'s cells (standardised
-    logistic regression) the power 4, against unweighted pseudo-labels, raised
-    mean test accuracy in 7 of 8 cells on seeds 0-2, by up to 1.8 points (MNIST,
-    4 labels per class; CIFAR-10 25 per class -0.1); powers 2, 4 and 8 were tried
-    there and 4 gave the best mean over the cells. On runs that played no part
-    in that choice it raised it in 6 of 8 cells on seeds 20-24 (-0.3 to +0.6
-    points) and in 7 of 8 at 10 and 50 labels per class, seeds 30-32 (-0.1 to
-    +0.7).
+    trusted members) 0.41. The power 4 was chosen among 2, 4 and 8 on the
+    benchmark's seeds 0-2 and then checked on seeds and label budgets that
+    played no part in the choice: a small, steady gain over unweighted
+    pseudo-labels, largest where they are least precise.
 
     Pseudo-labels can go wrong as a whole. With a few labels per class the
     base can be confidently wrong on a whole class, and the balanced selection
-    then adds some of those errors every round: on Fashion-MNIST with 4 labels
-    per class, one seed in eight (seed 24 of
-    ``benchmarks/results/self_training_no_early_stopping_heldout_seeds.md``)
-    ended with 17 % of its pseudo-labels right and 0.31 test accuracy, against
-    0.54 for the base on the labels alone; weighting the pseudo-labels slows
-    such a run but does not stop it. That is why ``early_stopping`` is on by
-    default: it undid that run's second round (test accuracy 0.55) and, in the
-    other 87 runs of the three benchmark pages, stopped nothing, for 1.4 to 3.1
-    times the fitting time; ``early_stopping=False``
-    saves that time where a collapse is unlikely (more labels per class) or is
-    checked otherwise. Its check is coarse with a few dozen labels, so
-    cross-validating on the labelled samples
-    (:func:`metaerr_sk.metrics.make_labelled_scorer`) against the base alone
-    is still worth it before trusting a run with so few labels.
+    then adds some of those errors every round; weighting the pseudo-labels
+    slows such a run but does not stop it (on Fashion-MNIST with 4 labels per
+    class, one benchmark run ended with 17 % of its pseudo-labels right, below
+    the base on the labels alone). That is why ``early_stopping`` is on by
+    default; ``early_stopping=False`` saves its cost where a collapse is
+    unlikely (more labels per class) or is checked otherwise. Its check is
+    coarse with a few dozen labels, so cross-validating on the labelled
+    samples (:func:`metaerr_sk.metrics.make_labelled_scorer`) against the base
+    alone is still worth it before trusting a run with so few labels.
 
     String labels follow scikit-learn: use an object array with ``-1`` for the
     unlabelled samples.
@@ -455,38 +437,8 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             if _routing_enabled()
             else {}
         )
-        if y.dtype.kind in ("U", "S"):
-            raise ValueError(
-                "y has a string dtype, which cannot hold the unlabelled marker -1: "
-                "use an object array with -1 for unlabelled samples."
-            )
-        has_label = np.asarray(y != UNLABELED, dtype=bool)
-        if not has_label.any():
-            raise ValueError(
-                "y holds no labelled sample (every entry is -1): self-training "
-                "needs some real labels to start from."
-            )
-        check_classification_targets(y[has_label])
-        real = np.flatnonzero(has_label)
-        self.classes_ = np.unique(y[real])
-        if self.classes_.size < 2:
-            raise ValueError(
-                "The labelled samples hold one class only, "
-                f"{_plain(self.classes_[0])!r}: "
-                "label samples of at least two classes."
-            )
-
-        self.transduction_ = y.copy()
-        self.labeled_iter_ = np.full(y.shape[0], -1, dtype=int)
-        self.labeled_iter_[real] = 0
-        self.n_iter_ = 0
-        self.history_ = []
-        self.meta_estimator_ = None
-        self.sample_weight_ = None
-        if self.pseudo_label_weight > 0 and sample_weight_key(self.estimator):
-            self.sample_weight_ = has_label.astype(float)
-
-        if has_label.all():
+        real = self._start(y)
+        if real.size == y.shape[0]:
             warnings.warn(
                 "y contains no unlabeled samples (-1): the base is fitted on the "
                 "labelled data and no self-training happens.",
@@ -508,12 +460,12 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         oof = real_accuracy = checked_oof = None
         self.termination_condition_ = "max_iter"
 
-        while not has_label.all() and (
+        while (self.labeled_iter_ < 0).any() and (
             self.max_iter is None or self.n_iter_ < self.max_iter
         ):
             self.n_iter_ += 1
-            pseudo = np.flatnonzero(has_label & (self.labeled_iter_ > 0))
-            unlabelled = np.flatnonzero(~has_label)
+            pseudo = np.flatnonzero(self.labeled_iter_ > 0)
+            unlabelled = np.flatnonzero(self.labeled_iter_ < 0)
 
             if oof is None or self.oof_fit == "real+pseudo":
                 if checked_oof is not None:
@@ -532,7 +484,7 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             # With no pseudo-label yet the base would be fitted on the real
             # labels alone: MetaErr's own refit is that very model.
             if pseudo.size:
-                base = self._fit_base(X, np.flatnonzero(has_label), fit_params)
+                base = self._fit_base(X, self._labelled(), fit_params)
             else:
                 base = meta.estimator_
             X_unl = _safe_indexing(X, unlabelled)
@@ -550,103 +502,111 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             )
             added = unlabelled[chosen]
             labels = self.classes_[pred_index[chosen]]
-            self.transduction_[added] = labels
-            self.labeled_iter_[added] = self.n_iter_
-            has_label[added] = True
-            if self.sample_weight_ is not None:
-                # the expected share of right labels among such samples, sharpened
-                self.sample_weight_[added] = (1.0 - p_error[chosen]) ** (
-                    self.pseudo_label_weight
-                )
+            self._pseudo_label(added, labels, p_error[chosen])
             self.meta_estimator_ = meta
+
             kept, with_pseudo = True, float("nan")
             if self.early_stopping and added.size:
-                everything = np.flatnonzero(self.labeled_iter_ > 0)
+                # the out-of-fold models again, with every pseudo-label so far
                 oof_with_pseudo = self._oof_proba(
-                    X, real, everything, folds, fit_params
+                    X, real, np.flatnonzero(self.labeled_iter_ > 0), folds, fit_params
                 )
                 with_pseudo = self._accuracy(oof_with_pseudo, y_real)
                 kept = with_pseudo >= real_accuracy
                 if kept and self.oof_fit == "real+pseudo":
                     checked_oof = oof_with_pseudo  # next round's folds, as they are
                 if not kept:  # undo the round: its labels made things worse
-                    self.transduction_[added] = y[added]
-                    self.labeled_iter_[added] = -1
-                    has_label[added] = False
-                    if self.sample_weight_ is not None:
-                        self.sample_weight_[added] = 0.0
-            self.history_.append(
-                {
-                    "iteration": self.n_iter_,
-                    "n_added": int(added.size),
-                    "n_added_per_class": {
-                        _plain(c): int(np.sum(labels == c)) for c in self.classes_
-                    },
-                    "mean_error_proba": (
-                        float(p_error[chosen].mean()) if chosen.size else float("nan")
-                    ),
-                    "n_pseudo": int(pseudo.size + (added.size if kept else 0)),
-                    "n_oof_errors": int(meta.oof_error_.sum()),
-                    "oof_auroc": oof_auroc,
-                    "oof_auroc_msp": oof_auroc_msp,
-                    "oof_accuracy": real_accuracy,
-                    "oof_accuracy_with_pseudo": with_pseudo,
-                    "kept": bool(kept),
-                }
+                    self._unlabel(added, y)
+
+            record = round_record(
+                iteration=self.n_iter_,
+                labels=labels,
+                classes=self.classes_,
+                error_proba=p_error[chosen],
+                n_pseudo=pseudo.size + (added.size if kept else 0),
+                n_oof_errors=meta.oof_error_.sum(),
+                oof_auroc=oof_auroc,
+                oof_auroc_msp=oof_auroc_msp,
+                oof_accuracy=real_accuracy,
+                oof_accuracy_with_pseudo=with_pseudo,
+                kept=kept,
             )
+            self.history_.append(record)
             if self.verbose:
-                print(
-                    f"[SelfTrainingWithMetaErr] iteration {self.n_iter_}: added "
-                    f"{added.size} pseudo-labels ({pseudo.size + added.size} in "
-                    f"all, {int((~has_label).sum())} unlabelled left); meta-model "
-                    f"learned from {int(meta.oof_error_.sum())} out-of-fold errors, "
-                    f"out-of-fold AUROC {oof_auroc:.3f}"
-                    + (
-                        ""
-                        if np.isnan(with_pseudo)
-                        else f"; out-of-fold accuracy on the real labels "
-                        f"{real_accuracy:.3f} alone, {with_pseudo:.3f} with the "
-                        f"pseudo-labels{'' if kept else ': undone, stopping'}"
-                    )
-                )
+                print(round_message(record, int((self.labeled_iter_ < 0).sum())))
             if not kept:
                 self.termination_condition_ = "early_stopping"
                 if self.n_iter_ == 1:
-                    warnings.warn(
-                        "SelfTrainingWithMetaErr undid its first pseudo-labels: "
-                        "with them the out-of-fold accuracy on the real labels "
-                        f"fell from {real_accuracy:.3g} to {with_pseudo:.3g} "
-                        "(early_stopping=True), so the final model is the base "
-                        "fitted on the labelled samples only.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
+                    warn_first_round_undone(record)
                 break
             if added.size == 0:
                 self.termination_condition_ = "no_change"
                 if self.n_iter_ == 1:
-                    # otherwise a user silently gets the supervised base
-                    warnings.warn(
-                        "SelfTrainingWithMetaErr added no pseudo-label: no "
-                        "unlabelled sample's predicted P(base is right) exceeds "
-                        f"threshold={self.threshold} (the highest is "
-                        f"{1.0 - p_error.min():.3g}), so the final model is the "
-                        "base fitted on the labelled samples only. Lower the "
-                        "threshold or use criterion='k_best'.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
+                    warn_nothing_trusted(self.threshold, 1.0 - p_error.min())
                 break
 
-        if has_label.all():
+        if (self.labeled_iter_ >= 0).all():
             self.termination_condition_ = "all_labeled"
         if self.termination_condition_ in ("no_change", "early_stopping"):
             # the last round added nothing, or had it undone: its base saw
             # every labelled sample
             self.estimator_ = base
         else:
-            self.estimator_ = self._fit_base(X, np.flatnonzero(has_label), fit_params)
+            self.estimator_ = self._fit_base(X, self._labelled(), fit_params)
         return self
+
+    def _start(self, y):
+        """Check the labels, set the fitted attributes' starting values and
+        return the indices of the real labelled samples."""
+        if y.dtype.kind in ("U", "S"):
+            raise ValueError(
+                "y has a string dtype, which cannot hold the unlabelled marker -1: "
+                "use an object array with -1 for unlabelled samples."
+            )
+        has_label = np.asarray(y != UNLABELED, dtype=bool)
+        if not has_label.any():
+            raise ValueError(
+                "y holds no labelled sample (every entry is -1): self-training "
+                "needs some real labels to start from."
+            )
+        check_classification_targets(y[has_label])
+        real = np.flatnonzero(has_label)
+        self.classes_ = np.unique(y[real])
+        if self.classes_.size < 2:
+            raise ValueError(
+                "The labelled samples hold one class only, "
+                f"{plain_label(self.classes_[0])!r}: "
+                "label samples of at least two classes."
+            )
+        self.transduction_ = y.copy()
+        self.labeled_iter_ = np.full(y.shape[0], -1, dtype=int)
+        self.labeled_iter_[real] = 0
+        self.n_iter_ = 0
+        self.history_ = []
+        self.meta_estimator_ = None
+        self.sample_weight_ = None
+        if self.pseudo_label_weight > 0 and sample_weight_key(self.estimator):
+            self.sample_weight_ = has_label.astype(float)
+        return real
+
+    def _labelled(self):
+        """Indices of the samples with a label, real or pseudo."""
+        return np.flatnonzero(self.labeled_iter_ >= 0)
+
+    def _pseudo_label(self, rows, labels, error_proba):
+        """Give ``rows`` this round's pseudo-labels, weighted by MetaErr's trust."""
+        self.transduction_[rows] = labels
+        self.labeled_iter_[rows] = self.n_iter_
+        if self.sample_weight_ is not None:
+            # the expected share of right labels among such samples, sharpened
+            self.sample_weight_[rows] = (1.0 - error_proba) ** self.pseudo_label_weight
+
+    def _unlabel(self, rows, y):
+        """Undo :meth:`_pseudo_label`: ``rows`` are unlabelled again."""
+        self.transduction_[rows] = y[rows]
+        self.labeled_iter_[rows] = -1
+        if self.sample_weight_ is not None:
+            self.sample_weight_[rows] = 0.0
 
     def _fit_base(self, X, rows, fit_params):
         """A fresh base fitted on ``rows`` with their (pseudo-)labels and
@@ -721,64 +681,6 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
             ensure_all_finite="allow-nan" if allow_nan else True,
         )
 
-    def predict(self, X):
-        """Predict with the self-trained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,)
-        """
-        X = self._validate_predict_data(X)
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X):
-        """Class probabilities of the self-trained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-        """
-        X = self._validate_predict_data(X)
-        return self.estimator_.predict_proba(X)
-
-    @available_if(_estimator_has("decision_function"))
-    def decision_function(self, X):
-        """Decision function of the self-trained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-        """
-        X = self._validate_predict_data(X)
-        return self.estimator_.decision_function(X)
-
-    @available_if(_estimator_has("predict_log_proba"))
-    def predict_log_proba(self, X):
-        """Log class probabilities of the self-trained base.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-        """
-        X = self._validate_predict_data(X)
-        return self.estimator_.predict_log_proba(X)
-
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on the labelled samples of ``(X, y)``.
 
@@ -844,21 +746,6 @@ class SelfTrainingWithMetaErr(ClassifierMixin, MetaEstimatorMixin, BaseEstimator
         return tags
 
 
-def labelled_rows(y):
-    """Indices of the samples to score against: those with ``y != -1``.
-
-    Shared by :meth:`SelfTrainingWithMetaErr.score` and
-    :func:`~metaerr_sk.metrics.make_labelled_scorer`'s scorers.
-    """
-    labelled = np.flatnonzero(np.asarray(y != UNLABELED, dtype=bool))
-    if labelled.size == 0:
-        raise ValueError(
-            "y holds no labelled sample (every entry is -1): there is nothing "
-            "to score the predictions against."
-        )
-    return labelled
-
-
 def _is_numeric(X):
     """Whether ``X`` holds numbers (an array, sparse matrix or data frame of
     them), as opposed to what only a pipeline can read (text, paths)."""
@@ -866,8 +753,3 @@ def _is_numeric(X):
     if dtypes is not None and not hasattr(dtypes, "kind"):
         return all(getattr(dtype, "kind", "O") in "biuf" for dtype in dtypes)
     return getattr(getattr(X, "dtype", None), "kind", "O") in "biuf"
-
-
-def _plain(label):
-    """A label as a plain Python value (JSON-friendly history)."""
-    return label.item() if isinstance(label, np.generic) else label

@@ -489,6 +489,11 @@ def test_clone_pickle_params_and_pipelines(gap):
     np.testing.assert_array_equal(pipe.predict(X_held), dcd.predict(X_held))
     assert not hasattr(DataCentricDebugger(_base()), "decision_function")
     assert hasattr(DataCentricDebugger(LogisticRegression()), "decision_function")
+    # the retrained base's own log-probabilities, where it has them
+    assert not hasattr(DataCentricDebugger(_base()), "predict_log_proba")
+    np.testing.assert_allclose(
+        dcd.predict_log_proba(X_held), np.log(dcd.predict_proba(X_held))
+    )
 
 
 # ----------------------------------------------------------------- bad input

@@ -208,6 +208,22 @@ def test_early_stopping_undoes_pseudo_labels_that_contradict_the_real_ones(digit
     )
 
 
+def test_verbose_line_of_an_undone_round_counts_what_is_kept(digits, capsys):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    clf = SelfTrainingWithMetaErr(
+        _WrongWhereMarked(), criterion="k_best", k_best=200, verbose=1, random_state=0
+    )
+    with pytest.warns(UserWarning, match="undid its first pseudo-labels"):
+        clf.fit(_marked_unlabelled(X, y_semi), y_semi)
+    n_unlabelled = np.sum(y_semi == -1)
+    # as history_'s n_pseudo: after the undo, none are kept and all are unlabelled
+    assert (
+        f"added 200 pseudo-labels (0 in all, {n_unlabelled} unlabelled left)"
+        in capsys.readouterr().out
+    )
+
+
 @pytest.mark.parametrize("early_stopping", [False, True])
 def test_early_stopping_history_says_what_was_checked(digits, early_stopping):
     X, y, _, _ = digits
