@@ -412,14 +412,26 @@ def metaerr_settings(overrides):
 
 # What the older pages ran with: those without ``metaerr_settings`` when
 # ``early_stopping`` defaulted to False, and every page from before
-# ``pseudo_label_weight`` with unweighted pseudo-labels.
-FORMER_DEFAULTS = {"early_stopping": False, "pseudo_label_weight": 0.0}
+# ``pseudo_label_weight`` with unweighted pseudo-labels; every page before
+# ``k_best`` fractions admitted by ``threshold=0.9``, the default.
+FORMER_DEFAULTS = {
+    "early_stopping": False,
+    "pseudo_label_weight": 0.0,
+    "criterion": "threshold",
+    "threshold": 0.9,
+}
 
 
 def setting_of(payload, name):
     """A SelfTrainingWithMetaErr parameter the page's runs used."""
     recorded = payload.get("metaerr_settings") or payload["metaerr_params"]
     return {**FORMER_DEFAULTS, **recorded}[name]
+
+
+def admission(payload):
+    """How the page's runs chose their pseudo-labels, e.g. ``threshold=0.9``."""
+    criterion = setting_of(payload, "criterion")
+    return f"{criterion}={setting_of(payload, criterion)}"
 
 
 def history_rows(runs, early_stopping):
@@ -519,9 +531,9 @@ def write_markdown(path, payload):
         "",
         f"This run: pool size {payload['pool']} for MNIST, Fashion-MNIST and "
         f"CIFAR-10 (digits: its 50 % split); SelfTrainingWithMetaErr parameters "
-        f"{payload['metaerr_params'] or 'defaults'} (early_stopping="
-        f"{setting_of(payload, 'early_stopping')}, pseudo_label_weight="
-        f"{setting_of(payload, 'pseudo_label_weight')})"
+        f"{payload['metaerr_params'] or 'defaults'} ({admission(payload)}, "
+        f"early_stopping={setting_of(payload, 'early_stopping')}, "
+        f"pseudo_label_weight={setting_of(payload, 'pseudo_label_weight')})"
         + (
             "; inputs standardised on the whole pool (--scale-on-pool), the base "
             "without its own scaler."

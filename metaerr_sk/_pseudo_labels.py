@@ -5,7 +5,17 @@
 the trust scores so that it can be tested and reused on its own.
 """
 
+from numbers import Integral
+
 import numpy as np
+
+
+def k_best_count(k_best, n_unlabelled):
+    """``k_best`` as a count: an int as is, a float as that fraction of the
+    ``n_unlabelled`` samples unlabelled at the start (rounded, at least 1)."""
+    if isinstance(k_best, Integral):
+        return int(k_best)
+    return max(1, int(round(k_best * n_unlabelled)))
 
 
 def select_trusted(

@@ -30,7 +30,12 @@ from sklearn.base import (
 from sklearn.metrics import accuracy_score
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+)
 from sklearn.utils.metadata_routing import (
     _raise_for_params,
     _routing_enabled,
@@ -50,7 +55,7 @@ from ._delegation import PredictsWithFittedBase, route_fit_to_base
 from ._meta_err import MetaErrClassifier
 from ._meta_learners import META_LEARNERS
 from ._oof import check_folds, meta_learner_oof_auroc
-from ._pseudo_labels import select_trusted
+from ._pseudo_labels import k_best_count, select_trusted
 from ._round_report import (
     round_message,
     round_record,
@@ -98,8 +103,12 @@ class SelfTrainingWithMetaErr(
         ``"threshold"``: every sample above ``threshold``; ``"k_best"``: the
         ``k_best`` most trusted samples per iteration.
 
-    k_best : int, default=10
-        Samples added per iteration with ``criterion="k_best"``.
+    k_best : int or float, default=10
+        Samples added per iteration with ``criterion="k_best"``: an int is a
+        count; a float in (0, 1] a fraction of the samples unlabelled when
+        ``fit`` starts (rounded, at least 1), so that ``k_best=0.1`` with
+        ``max_iter=10`` labels them all, the most trusted first, whatever the
+        size of the unlabelled set.
 
     balanced : bool, default=True
         Share the ``k`` samples an iteration adds (the number above
@@ -327,7 +336,10 @@ class SelfTrainingWithMetaErr(
         ],
         "threshold": [Interval(Real, 0.0, 1.0, closed="left")],
         "criterion": [StrOptions({"threshold", "k_best"})],
-        "k_best": [Interval(Integral, 1, None, closed="left")],
+        "k_best": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0.0, 1.0, closed="right"),
+        ],
         "balanced": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left"), None],
         "cv": ["cv_object"],
@@ -458,6 +470,7 @@ class SelfTrainingWithMetaErr(
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))
         oof = real_accuracy = checked_oof = None
+        k_best = k_best_count(self.k_best, y.shape[0] - real.size)
         self.termination_condition_ = "max_iter"
 
         while (self.labeled_iter_ < 0).any() and (
@@ -497,7 +510,7 @@ class SelfTrainingWithMetaErr(
                 self.classes_.size,
                 criterion=self.criterion,
                 threshold=self.threshold,
-                k_best=self.k_best,
+                k_best=k_best,
                 balanced=self.balanced,
             )
             added = unlabelled[chosen]

@@ -268,7 +268,9 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     assert payload["metaerr_settings"]["early_stopping"] is True
     assert payload["metaerr_settings"]["pseudo_label_weight"] == 4.0
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "defaults (early_stopping=True, pseudo_label_weight=4.0)" in md
+    assert (
+        "defaults (threshold=0.9, early_stopping=True, pseudo_label_weight=4.0)" in md
+    )
     assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
 
     run_script(
@@ -277,7 +279,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     )  # fmt: skip
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
-        "parameters {'early_stopping': False} (early_stopping=False, "
+        "parameters {'early_stopping': False} (threshold=0.9, early_stopping=False, "
         "pseudo_label_weight=4.0)" in md
     )
     assert "| kept |" not in md
@@ -288,7 +290,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     page.write_text(json.dumps(payload))
     run_script("bench_self_training.py", "--render", str(page))
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "(early_stopping=False, pseudo_label_weight=0.0)" in md
+    assert "(threshold=0.9, early_stopping=False, pseudo_label_weight=0.0)" in md
 
     # a page from before metaerr_settings ran when early_stopping defaulted to
     # False: re-rendered, it says so and shows no check
@@ -297,7 +299,10 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     page.write_text(json.dumps(payload))
     run_script("bench_self_training.py", "--render", str(page))
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "parameters defaults (early_stopping=False, pseudo_label_weight=0.0)" in md
+    assert (
+        "parameters defaults (threshold=0.9, early_stopping=False, "
+        "pseudo_label_weight=0.0)" in md
+    )
     assert "| kept |" not in md
 
 

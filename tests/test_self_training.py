@@ -27,7 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
 from metaerr_sk._oof import meta_learner_oof_auroc
-from metaerr_sk._pseudo_labels import select_trusted
+from metaerr_sk._pseudo_labels import k_best_count, select_trusted
 from metaerr_sk._sample_weight import sample_weight_key
 from metaerr_sk._self_training import _is_numeric
 from metaerr_sk.metrics import auroc_f, make_labelled_scorer
@@ -268,6 +268,31 @@ def test_max_iter_reached(digits):
     assert [r["n_added"] for r in clf.history_] == [5, 5]
 
 
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 1.0])
+def test_k_best_fraction_is_a_share_of_the_unlabelled_samples(digits, fraction):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    n_unlabelled = np.sum(y_semi == -1)
+    k = int(round(fraction * n_unlabelled))
+    params = dict(criterion="k_best", max_iter=2, early_stopping=False)
+    clf = SelfTrainingWithMetaErr(_base(), k_best=fraction, random_state=0, **params)
+    clf.fit(X, y_semi)
+    # the same count each round: a share of the start, not of what is left
+    assert [r["n_added"] for r in clf.history_] == [k, min(k, n_unlabelled - k)][
+        : clf.n_iter_
+    ]
+    counted = SelfTrainingWithMetaErr(_base(), k_best=k, random_state=0, **params)
+    np.testing.assert_array_equal(
+        counted.fit(X, y_semi).transduction_, clf.transduction_
+    )
+
+
+def test_k_best_count():
+    assert k_best_count(7, 1000) == 7  # an int is a count, whatever the pool
+    assert k_best_count(0.1, 1996) == 200
+    assert k_best_count(0.001, 10) == 1  # never nothing
+
+
 # ------------------------------------------------- pseudo-label weights
 
 
@@ -424,6 +449,8 @@ def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes
         ({"threshold": 1.5}, "threshold"),
         ({"criterion": "confidence"}, "criterion"),
         ({"k_best": 0}, "k_best"),
+        ({"k_best": 0.0}, "k_best"),
+        ({"k_best": 1.5}, "k_best"),
         ({"oof_fit": "pseudo"}, "oof_fit"),
         ({"early_stopping": "yes"}, "early_stopping"),
         ({"max_iter": 0}, "max_iter"),
