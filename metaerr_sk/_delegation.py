@@ -2,8 +2,8 @@
 
 :class:`~metaerr_sk.MetaErrClassifier`, :class:`~metaerr_sk.SelfTrainingWithMetaErr`
 and :class:`~metaerr_sk.DataCentricDebugger` each wrap a base classifier: they
-offer its optional methods only where it has them, and pass ``fit`` metadata on
-to it, and the two that retrain it predict with it.
+offer its optional methods only where it has them and pass ``fit`` metadata on
+to it; the two that retrain it also predict with it.
 """
 
 from sklearn.utils.metadata_routing import MetadataRouter, MethodMapping
