@@ -21,7 +21,6 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metadata_routing import (
-    MetadataRouter,
     MethodMapping,
     _raise_for_params,
     _routing_enabled,
@@ -36,7 +35,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._delegation import PredictsWithFittedBase
+from ._delegation import PredictsWithFittedBase, route_fit_to_base
 from ._flagged_labels import flagged_labels
 from ._meta_err import MetaErrClassifier
 from ._neighbors_search import kneighbors_l2
@@ -679,11 +678,12 @@ class DataCentricDebugger(
             estimator's own requests (``fit``'s pool and error-sample
             arguments, ``score``'s ``sample_weight``) are kept.
         """
-        router = MetadataRouter(owner=self).add_self_request(self)
-        fit_to_fit = MethodMapping().add(caller="fit", callee="fit")
-        router.add(estimator=self.estimator, method_mapping=fit_to_fit)
+        router = route_fit_to_base(self)
         if self.meta_estimator is not None:
-            router.add(meta_estimator=self.meta_estimator, method_mapping=fit_to_fit)
+            router.add(
+                meta_estimator=self.meta_estimator,
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
+            )
         return router
 
     def __sklearn_tags__(self):

@@ -599,9 +599,11 @@ class SelfTrainingWithMetaErr(
         self.n_iter_ = 0
         self.history_ = []
         self.meta_estimator_ = None
-        self.sample_weight_ = None
-        if self.pseudo_label_weight > 0 and sample_weight_key(self.estimator):
-            self.sample_weight_ = has_label.astype(float)
+        # how the weights reach the base's fit, found once: None, unweighted
+        self._weight_key = (
+            sample_weight_key(self.estimator) if self.pseudo_label_weight > 0 else None
+        )
+        self.sample_weight_ = has_label.astype(float) if self._weight_key else None
         return real
 
     def _labelled(self):
@@ -628,7 +630,7 @@ class SelfTrainingWithMetaErr(
         weights; metadata with one entry per sample is cut to the same rows."""
         params = _check_method_params(X, fit_params, rows)
         if self.sample_weight_ is not None:
-            key = sample_weight_key(self.estimator)
+            key = self._weight_key
             weight = self.sample_weight_[rows]
             params[key] = weight if params.get(key) is None else params[key] * weight
         return clone(self.estimator).fit(
