@@ -314,6 +314,22 @@ def test_bench_self_training_scale_on_pool_smoke(tmp_path):
     assert "standardised on the whole pool (--scale-on-pool)" in md
 
 
+def test_bench_self_training_runs_a_bundled_tabular_set(tmp_path):
+    # not --smoke, which runs digits: a full run of one small cell
+    subprocess.run(
+        [
+            sys.executable, str(BENCHMARKS / "bench_self_training.py"),
+            "--datasets", "iris", "--budgets", "4", "--seeds", "0", "--no-curves",
+            "--scale-on-pool", "--stem", "tabular", "--out", str(tmp_path),
+        ],
+        capture_output=True, timeout=600, check=True,
+    )  # fmt: skip
+    payload = json.loads((tmp_path / "tabular.json").read_text())
+    assert [row["cell"] for row in payload["acceptance"]] == ["iris 4/class"]
+    (run,) = payload["runs"]
+    assert run["scores"]["metaerr"]["accuracy"] > 0.5  # three classes
+
+
 def test_bench_early_stopping_cost_smoke(tmp_path):
     run_script("bench_early_stopping_cost.py", "--out", str(tmp_path))
     payload = json.loads((tmp_path / "early_stopping_cost_smoke.json").read_text())
