@@ -424,8 +424,10 @@ def metaerr_settings(overrides):
 # What the older pages ran with: those without ``metaerr_settings`` when
 # ``early_stopping`` defaulted to False, and every page from before
 # ``pseudo_label_weight`` with unweighted pseudo-labels; every page before
-# ``k_best`` fractions admitted by ``threshold=0.9``, the default.
+# ``k_best`` fractions admitted by ``threshold=0.9``, the default; every page
+# before ``min_errors`` let MetaErr's meta-learner learn from a single error.
 FORMER_DEFAULTS = {
+    "min_errors": 1,
     "early_stopping": False,
     "pseudo_label_weight": 0.0,
     "criterion": "threshold",
@@ -462,6 +464,11 @@ def history_rows(runs, early_stopping):
                     "n_pseudo": h["n_pseudo"],
                     "mean_error_proba": h["mean_error_proba"],
                     "n_oof_errors": h["n_oof_errors"],
+                    # pages from before min_errors fell back at 0 errors only
+                    "trust": h.get(
+                        "trust",
+                        "max_proba" if h["n_oof_errors"] == 0 else "meta_learner",
+                    ),
                     "oof_auroc": h["oof_auroc"],
                     "oof_auroc_msp": h["oof_auroc_msp"],
                     **({key: h[key] for key in checks} if early_stopping else {}),
@@ -541,10 +548,12 @@ def write_markdown(path, payload):
         f"Protocol: {payload['protocol']}",
         "",
         f"This run: pool size {payload['pool']} for MNIST, Fashion-MNIST and "
-        f"CIFAR-10 (digits: its 50 % split); SelfTrainingWithMetaErr parameters "
+        f"CIFAR-10 (scikit-learn's bundled sets: a 50 % split); "
+        f"SelfTrainingWithMetaErr parameters "
         f"{payload['metaerr_params'] or 'defaults'} ({admission(payload)}, "
         f"early_stopping={setting_of(payload, 'early_stopping')}, "
-        f"pseudo_label_weight={setting_of(payload, 'pseudo_label_weight')})"
+        f"pseudo_label_weight={setting_of(payload, 'pseudo_label_weight')}, "
+        f"min_errors={setting_of(payload, 'min_errors')})"
         + (
             "; inputs standardised on the whole pool (--scale-on-pool), the base "
             "without its own scaler."
@@ -590,8 +599,11 @@ def write_markdown(path, payload):
         "## MetaErr's meta-model per iteration",
         "",
         "n_oof_errors: out-of-fold errors on the real labels the meta-model "
-        "learned from; oof_auroc: its own out-of-fold AUROC at telling right from "
-        "wrong on the real labels (oof_auroc_msp: the same for max probability). "
+        "learned from; trust: meta_learner, or max_proba where fewer than "
+        "min_errors of them left the meta-model too little to learn from and "
+        "the base's max probability chose; oof_auroc: its own out-of-fold AUROC "
+        "at telling right from wrong on the real labels (oof_auroc_msp: the same "
+        "for max probability). "
         "A collapse of the meta-targets would show as n_oof_errors falling to 0."
         + (
             " With early_stopping: oof_accuracy, the out-of-fold models' accuracy "

@@ -93,6 +93,14 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         Learns P(base is wrong) from the meta-features. A classifier instance
         (with ``predict_proba``) is cloned.
 
+    min_errors : int, default=1
+        The fewest out-of-fold errors, and right predictions, the meta-learner
+        is fitted on. With fewer there is nothing, or too little, to learn the
+        difference from: ``meta_learner_`` is then ``None`` and error
+        probabilities fall back to ``1 - max probability``, with a
+        ``UserWarning``. The default falls back only when the base made no
+        out-of-fold error, or only errors.
+
     features : tuple of str, default=("confidence", "class", "neighbors")
         Meta-feature groups, any of ``"confidence"`` (max probability, margin,
         entropy, DOCTOR), ``"proba"`` (sorted probabilities), ``"class"``
@@ -144,9 +152,9 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         The base refit on all training data (or the frozen base).
 
     meta_learner_ : classifier or None
-        The fitted meta-learner; ``None`` when the base made no out-of-fold
-        error (or only errors), in which case error probabilities fall back to
-        ``1 - max probability``.
+        The fitted meta-learner; ``None`` when the base made fewer than
+        ``min_errors`` out-of-fold errors (or right predictions), in which case
+        error probabilities fall back to ``1 - max probability``.
 
     classes_ : ndarray of shape (n_classes,)
         Class labels.
@@ -214,6 +222,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             StrOptions(set(META_LEARNERS)),
             HasMethods(["fit", "predict_proba"]),
         ],
+        "min_errors": [Interval(Integral, 1, None, closed="left")],
         "features": [list, tuple],
         "cv": ["cv_object"],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -232,6 +241,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
         estimator,
         *,
         meta_learner="logistic",
+        min_errors=1,
         features=DEFAULT_FEATURES,
         cv=5,
         n_neighbors=10,
@@ -243,6 +253,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
     ):
         self.estimator = estimator
         self.meta_learner = meta_learner
+        self.min_errors = min_errors
         self.features = features
         self.cv = cv
         self.n_neighbors = n_neighbors
@@ -433,11 +444,12 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
 
     def _fit_meta_learner(self, meta_X, error):
         n_errors = int(error.sum())
-        if n_errors in (0, error.size):
+        if min(n_errors, error.size - n_errors) < self.min_errors:
             warnings.warn(
                 f"The base made {n_errors} out-of-fold errors on "
-                f"{error.size} samples: there is nothing to learn the difference "
-                "from, so error probabilities fall back to 1 - max probability.",
+                f"{error.size} samples (min_errors={self.min_errors} of each "
+                "kind): too little to learn the difference from, so error "
+                "probabilities fall back to 1 - max probability.",
                 UserWarning,
                 stacklevel=3,
             )

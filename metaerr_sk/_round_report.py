@@ -19,6 +19,7 @@ def round_record(
     error_proba,
     n_pseudo,
     n_oof_errors,
+    trust,
     oof_auroc,
     oof_auroc_msp,
     oof_accuracy,
@@ -39,6 +40,7 @@ def round_record(
         ),
         "n_pseudo": int(n_pseudo),
         "n_oof_errors": int(n_oof_errors),
+        "trust": trust,
         "oof_auroc": oof_auroc,
         "oof_auroc_msp": oof_auroc_msp,
         "oof_accuracy": oof_accuracy,
@@ -52,10 +54,18 @@ def round_message(record, n_unlabelled):
     line = (
         f"[SelfTrainingWithMetaErr] iteration {record['iteration']}: added "
         f"{record['n_added']} pseudo-labels ({record['n_pseudo']} in all, "
-        f"{n_unlabelled} unlabelled left); meta-model learned from "
-        f"{record['n_oof_errors']} out-of-fold errors, out-of-fold AUROC "
-        f"{record['oof_auroc']:.3f}"
+        f"{n_unlabelled} unlabelled left); "
     )
+    if record["trust"] == "max_proba":
+        line += (
+            f"{record['n_oof_errors']} out-of-fold errors, too few for the "
+            "meta-model: trusting max probability"
+        )
+    else:
+        line += (
+            f"meta-model learned from {record['n_oof_errors']} out-of-fold "
+            f"errors, out-of-fold AUROC {record['oof_auroc']:.3f}"
+        )
     with_pseudo = record["oof_accuracy_with_pseudo"]
     if np.isnan(with_pseudo):  # no early-stopping check this round
         return line

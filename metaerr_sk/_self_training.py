@@ -95,6 +95,16 @@ class SelfTrainingWithMetaErr(
             "random_forest", "mlp", "knn"} or classifier, default="logistic"
         MetaErr's meta-learner.
 
+    min_errors : int, default=5
+        The fewest out-of-fold errors on the real labels, and right
+        predictions, for MetaErr's meta-learner to be used. With fewer (a few
+        labels per class on an easy task) it has next to nothing to learn
+        failures from, and the base's max probability is the trust instead, as
+        in ``SelfTrainingClassifier``; ``history_``'s ``trust`` says which.
+        On small tabular sets (see Notes) most runs have fewer than 5, and
+        there the fallback made the pseudo-labels more precise than a
+        meta-learner fitted on 1 to 4 errors, at about the same test accuracy.
+
     threshold : float, default=0.9
         With ``criterion="threshold"``, unlabelled samples whose predicted
         P(base is right) exceeds it are pseudo-labelled.
@@ -229,14 +239,16 @@ class SelfTrainingWithMetaErr(
         ``n_added_per_class`` (label -> count), ``mean_error_proba`` (MetaErr's
         mean predicted P(error) over the added samples), ``n_pseudo`` (total
         pseudo-labels so far), ``n_oof_errors`` (out-of-fold errors on the real
-        labels the meta-model learned from), ``oof_auroc`` (the meta-model's own
-        out-of-fold AUROC at telling right from wrong on the real labels;
-        ``nan`` when there are fewer than 2 of either) and ``oof_auroc_msp``
-        (the same for the base's max probability), ``oof_accuracy`` (the
-        out-of-fold models' accuracy on the real labels, from the real labels
-        alone), and with ``early_stopping`` ``oof_accuracy_with_pseudo`` (the
-        same with every pseudo-label so far; ``nan`` without it) and ``kept``
-        (``False`` for an iteration whose pseudo-labels were undone).
+        labels the meta-model learned from), ``trust`` (``"meta_learner"``, or
+        ``"max_proba"`` with fewer than ``min_errors``), ``oof_auroc`` (the
+        meta-model's own out-of-fold AUROC at telling right from wrong on the
+        real labels; ``nan`` when there are fewer than 2 of either) and
+        ``oof_auroc_msp`` (the same for the base's max probability),
+        ``oof_accuracy`` (the out-of-fold models' accuracy on the real labels,
+        from the real labels alone), and with ``early_stopping``
+        ``oof_accuracy_with_pseudo`` (the same with every pseudo-label so far;
+        ``nan`` without it) and ``kept`` (``False`` for an iteration whose
+        pseudo-labels were undone).
 
     n_features_in_ : int
         Features seen in ``fit`` (not set for a pipeline base taking raw input).
@@ -284,6 +296,16 @@ class SelfTrainingWithMetaErr(
     k_best=0.1`` (a tenth of the unlabelled samples per iteration, whatever
     their trust: on the benchmark more accurate, less precise). A held-out
     score against ``SelfTrainingClassifier`` says whether that pays.
+
+    MetaErr learns from the base's out-of-fold failures on the real labels, so
+    it needs some. An easy task with a few labels per class may give none or
+    one (scikit-learn's iris, wine and breast cancer sets with 4 or 10 labels
+    per class: 0 to 5, median 1); below ``min_errors`` the base's max
+    probability is the trust, and the estimator is confidence self-training
+    with class balancing, weights and early stopping, no better there than
+    ``SelfTrainingClassifier`` (``benchmarks/README.md``). MetaErr pays where
+    the base fails often enough to learn from: dozens of out-of-fold errors, as
+    on the benchmark's vision cells.
 
     Pseudo-labels weigh what MetaErr trusts them (``pseudo_label_weight``): one
     admitted at P(base is right) 0.99 weighs 0.96 in the refits, one at 0.8
@@ -336,6 +358,7 @@ class SelfTrainingWithMetaErr(
             StrOptions(set(META_LEARNERS)),
             HasMethods(["fit", "predict_proba"]),
         ],
+        "min_errors": [Interval(Integral, 1, None, closed="left")],
         "threshold": [Interval(Real, 0.0, 1.0, closed="left")],
         "criterion": [StrOptions({"threshold", "k_best"})],
         "k_best": [
@@ -362,6 +385,7 @@ class SelfTrainingWithMetaErr(
         estimator,
         *,
         meta_learner="logistic",
+        min_errors=5,
         threshold=0.9,
         criterion="threshold",
         k_best=10,
@@ -378,6 +402,7 @@ class SelfTrainingWithMetaErr(
     ):
         self.estimator = estimator
         self.meta_learner = meta_learner
+        self.min_errors = min_errors
         self.threshold = threshold
         self.criterion = criterion
         self.k_best = k_best
@@ -540,6 +565,7 @@ class SelfTrainingWithMetaErr(
                 error_proba=p_error[chosen],
                 n_pseudo=pseudo.size + (added.size if kept else 0),
                 n_oof_errors=meta.oof_error_.sum(),
+                trust="max_proba" if meta.meta_learner_ is None else "meta_learner",
                 oof_auroc=oof_auroc,
                 oof_auroc_msp=oof_auroc_msp,
                 oof_accuracy=real_accuracy,
@@ -671,6 +697,7 @@ class SelfTrainingWithMetaErr(
         meta = MetaErrClassifier(
             clone(self.estimator),
             meta_learner=self.meta_learner,
+            min_errors=self.min_errors,
             features=META_FEATURES,
             cv=self.cv,
             n_neighbors=n_neighbors,
@@ -678,8 +705,8 @@ class SelfTrainingWithMetaErr(
             random_state=self.random_state,
         )
         with warnings.catch_warnings():
-            # No out-of-fold error at all: MetaErr falls back to max probability;
-            # history_ shows it (n_oof_errors == 0).
+            # Fewer than min_errors out-of-fold errors: MetaErr falls back to
+            # max probability; history_ shows it (trust == "max_proba").
             warnings.filterwarnings("ignore", message=".*out-of-fold errors")
             return meta.fit(X_real, y_real, oof_proba=oof, **fit_params)
 

@@ -269,8 +269,10 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     assert payload["metaerr_settings"]["pseudo_label_weight"] == 4.0
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
-        "defaults (threshold=0.9, early_stopping=True, pseudo_label_weight=4.0)" in md
+        "defaults (threshold=0.9, early_stopping=True, pseudo_label_weight=4.0, "
+        "min_errors=5)" in md
     )
+    assert "| n_oof_errors | trust | oof_auroc |" in md
     assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
 
     run_script(
@@ -280,17 +282,27 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
         "parameters {'early_stopping': False} (threshold=0.9, early_stopping=False, "
-        "pseudo_label_weight=4.0)" in md
+        "pseudo_label_weight=4.0, min_errors=5)" in md
     )
     assert "| kept |" not in md
 
-    # a page from before pseudo_label_weight ran with unweighted pseudo-labels
+    # a page from before pseudo_label_weight ran with unweighted pseudo-labels,
+    # and one from before min_errors let the meta-learner learn from one error
+    # (its history has no trust: read from the error count)
     payload = json.loads(page.read_text())
     del payload["metaerr_settings"]["pseudo_label_weight"]
+    del payload["metaerr_settings"]["min_errors"]
+    for run in payload["runs"]:
+        for record in run["metaerr_history"]:
+            del record["trust"]
     page.write_text(json.dumps(payload))
     run_script("bench_self_training.py", "--render", str(page))
     md = (tmp_path / "self_training_smoke.md").read_text()
-    assert "(threshold=0.9, early_stopping=False, pseudo_label_weight=0.0)" in md
+    assert (
+        "(threshold=0.9, early_stopping=False, pseudo_label_weight=0.0, "
+        "min_errors=1)" in md
+    )
+    assert "| meta_learner |" in md
 
     # a page from before metaerr_settings ran when early_stopping defaulted to
     # False: re-rendered, it says so and shows no check
@@ -301,7 +313,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
         "parameters defaults (threshold=0.9, early_stopping=False, "
-        "pseudo_label_weight=0.0)" in md
+        "pseudo_label_weight=0.0, min_errors=1)" in md
     )
     assert "| kept |" not in md
 

@@ -522,6 +522,23 @@ def test_no_out_of_fold_errors_falls_back_to_msp():
     )
 
 
+def test_fewer_errors_than_min_errors_falls_back_to_msp(small_data):
+    X, y = small_data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default learns from a few errors
+        learned = _fitted(X, y)
+    n_errors = int(learned.oof_error_.sum())
+    assert 0 < n_errors < X.shape[0] - n_errors
+    assert learned.meta_learner_ is not None
+    assert _fitted(X, y, min_errors=n_errors).meta_learner_ is not None
+    with pytest.warns(UserWarning, match=f"min_errors={n_errors + 1}"):
+        clf = _fitted(X, y, min_errors=n_errors + 1)
+    assert clf.meta_learner_ is None
+    np.testing.assert_allclose(
+        clf.predict_error_proba(X), 1 - clf.predict_proba(X).max(axis=1)
+    )
+
+
 # ------------------------------------------------- the statistical claim
 
 

@@ -79,7 +79,8 @@ def test_fitted_attributes_follow_self_training_contract(digits):
     for record in clf.history_:
         assert record["n_added"] == sum(record["n_added_per_class"].values())
         assert np.sum(clf.labeled_iter_ == record["iteration"]) == record["n_added"]
-        assert record["n_oof_errors"] > 0
+        assert record["n_oof_errors"] >= clf.min_errors
+        assert record["trust"] == "meta_learner"
     assert clf.predict(X).shape == (600,)
     assert clf.predict_proba(X).shape == (600, 10)
 
@@ -758,6 +759,39 @@ def test_clone_and_pickle_round_trip(digits):
     assert [r["n_added"] for r in restored.history_] == [
         r["n_added"] for r in fitted.history_
     ]
+
+
+def test_too_few_oof_errors_select_as_scikit_learn_does(digits):
+    # Below min_errors the trust is the base's max probability: with scikit-
+    # learn's other choices (no balancing, weights or early stopping) the run
+    # is SelfTrainingClassifier's, round by round.
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    ours = SelfTrainingWithMetaErr(
+        _base(),
+        min_errors=1000,
+        balanced=False,
+        early_stopping=False,
+        pseudo_label_weight=0,
+        max_iter=3,
+        random_state=0,
+    ).fit(X, y_semi)
+    theirs = SelfTrainingClassifier(_base(), threshold=0.9, max_iter=3).fit(X, y_semi)
+    assert [r["trust"] for r in ours.history_] == ["max_proba"] * 3
+    assert ours.meta_estimator_.meta_learner_ is None
+    assert (ours.labeled_iter_ > 1).sum() > 0  # more than one round added labels
+    np.testing.assert_array_equal(ours.labeled_iter_, theirs.labeled_iter_)
+    np.testing.assert_array_equal(ours.transduction_, theirs.transduction_)
+
+
+def test_verbose_says_when_max_probability_is_the_trust(digits, capsys):
+    X, y, _, _ = digits
+    SelfTrainingWithMetaErr(
+        _base(), min_errors=1000, max_iter=1, verbose=1, random_state=0
+    ).fit(X, _semi(y, 5, 0))
+    assert "too few for the meta-model: trusting max probability" in (
+        capsys.readouterr().out
+    )
 
 
 def test_verbose_prints_progress(digits, capsys):
