@@ -55,7 +55,8 @@ def select_trusted(
         keep = order
     if not balanced:
         return np.sort(keep[:k])
-    # Class-balanced (as in class-balanced self-training, Zou et al. 2018): each
+    # Class-balanced (after class-balanced self-training, Zou et al. 2018, which
+    # takes the same fraction of each class rather than the same count): each
     # predicted class gets the same share of the k, its most trusted members
     # first - below the threshold too when few of its members pass it, so
     # easy classes cannot take the whole iteration.

@@ -124,8 +124,12 @@ class SelfTrainingWithMetaErr(
         Share the ``k`` samples an iteration adds (the number above
         ``threshold``, or ``k_best``) equally among the predicted classes, each
         class's most trusted first - below the threshold too for a class with few
-        above it - so easy classes do not swamp the rest (class-balanced
-        self-training, Zou et al. 2018).
+        above it - so easy classes do not swamp the rest. After class-balanced
+        self-training (Zou et al. 2018), which takes the same fraction of each
+        predicted class rather than the same count. It assumes classes of
+        similar size: on imbalanced ones prefer ``False`` (breast cancer, 37 %
+        / 63 %, 10 labels per class: test accuracy 0.951 against 0.933,
+        ``benchmarks/README.md``).
 
     max_iter : int or None, default=10
         Maximum number of iterations; ``None`` runs until nothing is added or
