@@ -425,8 +425,10 @@ def metaerr_settings(overrides):
 # ``early_stopping`` defaulted to False, and every page from before
 # ``pseudo_label_weight`` with unweighted pseudo-labels; every page before
 # ``k_best`` fractions admitted by ``threshold=0.9``, the default; every page
-# before ``min_errors`` let MetaErr's meta-learner learn from a single error.
+# before ``min_errors`` let MetaErr's meta-learner learn from a single error,
+# and every page before ``cap_at_confidence`` trusted MetaErr alone.
 FORMER_DEFAULTS = {
+    "cap_at_confidence": False,
     "min_errors": 1,
     "early_stopping": False,
     "pseudo_label_weight": 0.0,
@@ -553,7 +555,8 @@ def write_markdown(path, payload):
         f"{payload['metaerr_params'] or 'defaults'} ({admission(payload)}, "
         f"early_stopping={setting_of(payload, 'early_stopping')}, "
         f"pseudo_label_weight={setting_of(payload, 'pseudo_label_weight')}, "
-        f"min_errors={setting_of(payload, 'min_errors')})"
+        f"min_errors={setting_of(payload, 'min_errors')}, "
+        f"cap_at_confidence={setting_of(payload, 'cap_at_confidence')})"
         + (
             "; inputs standardised on the whole pool (--scale-on-pool), the base "
             "without its own scaler."

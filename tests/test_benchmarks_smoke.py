@@ -270,7 +270,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
         "defaults (threshold=0.9, early_stopping=True, pseudo_label_weight=4.0, "
-        "min_errors=5)" in md
+        "min_errors=5, cap_at_confidence=True)" in md
     )
     assert "| n_oof_errors | trust | oof_auroc |" in md
     assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
@@ -282,7 +282,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
         "parameters {'early_stopping': False} (threshold=0.9, early_stopping=False, "
-        "pseudo_label_weight=4.0, min_errors=5)" in md
+        "pseudo_label_weight=4.0, min_errors=5, cap_at_confidence=True)" in md
     )
     assert "| kept |" not in md
 
@@ -292,6 +292,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     payload = json.loads(page.read_text())
     del payload["metaerr_settings"]["pseudo_label_weight"]
     del payload["metaerr_settings"]["min_errors"]
+    del payload["metaerr_settings"]["cap_at_confidence"]
     for run in payload["runs"]:
         for record in run["metaerr_history"]:
             del record["trust"]
@@ -300,7 +301,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
         "(threshold=0.9, early_stopping=False, pseudo_label_weight=0.0, "
-        "min_errors=1)" in md
+        "min_errors=1, cap_at_confidence=False)" in md
     )
     assert "| meta_learner |" in md
 
@@ -313,7 +314,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert (
         "parameters defaults (threshold=0.9, early_stopping=False, "
-        "pseudo_label_weight=0.0, min_errors=1)" in md
+        "pseudo_label_weight=0.0, min_errors=1, cap_at_confidence=False)" in md
     )
     assert "| kept |" not in md
 

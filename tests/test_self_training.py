@@ -784,6 +784,51 @@ def test_too_few_oof_errors_select_as_scikit_learn_does(digits):
     np.testing.assert_array_equal(ours.transduction_, theirs.transduction_)
 
 
+class _NeverWrong(ClassifierMixin, BaseEstimator):
+    """A meta-learner that predicts the base is always right."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        proba = np.zeros((X.shape[0], self.classes_.size))
+        proba[:, np.flatnonzero(~self.classes_.astype(bool))] = 1.0
+        return proba
+
+    def predict(self, X):
+        return np.zeros(X.shape[0], dtype=bool)
+
+
+def test_cap_at_confidence_trusts_no_more_than_the_base(digits):
+    # A meta-learner sure that the base is never wrong: uncapped, the first
+    # round takes every sample; capped, the trust is the base's max
+    # probability, and with scikit-learn's other choices the run is
+    # SelfTrainingClassifier's.
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    settings = dict(
+        meta_learner=_NeverWrong(),
+        min_errors=1,
+        balanced=False,
+        early_stopping=False,
+        pseudo_label_weight=0,
+        max_iter=3,
+        random_state=0,
+    )
+    capped = SelfTrainingWithMetaErr(_base(), **settings).fit(X, y_semi)
+    theirs = SelfTrainingClassifier(_base(), threshold=0.9, max_iter=3).fit(X, y_semi)
+    assert capped.history_[0]["trust"] == "meta_learner"
+    np.testing.assert_array_equal(capped.labeled_iter_, theirs.labeled_iter_)
+    np.testing.assert_array_equal(capped.transduction_, theirs.transduction_)
+
+    uncapped = SelfTrainingWithMetaErr(
+        _base(), cap_at_confidence=False, **settings
+    ).fit(X, y_semi)
+    assert uncapped.history_[0]["n_added"] == (y_semi == -1).sum()
+    assert uncapped.history_[0]["mean_error_proba"] == 0.0
+
+
 def test_verbose_says_when_max_probability_is_the_trust(digits, capsys):
     X, y, _, _ = digits
     SelfTrainingWithMetaErr(
