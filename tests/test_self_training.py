@@ -761,27 +761,33 @@ def test_clone_and_pickle_round_trip(digits):
     ]
 
 
-def test_too_few_oof_errors_select_as_scikit_learn_does(digits):
-    # Below min_errors the trust is the base's max probability: with scikit-
-    # learn's other choices (no balancing, weights or early stopping) the run
-    # is SelfTrainingClassifier's, round by round.
-    X, y, _, _ = digits
-    y_semi = _semi(y, 5, 0)
-    ours = SelfTrainingWithMetaErr(
-        _base(),
-        min_errors=1000,
-        balanced=False,
-        early_stopping=False,
-        pseudo_label_weight=0,
-        max_iter=3,
-        random_state=0,
-    ).fit(X, y_semi)
+# scikit-learn's choices besides the trust: no balancing, weights or early stopping
+_AS_SCIKIT_LEARN = dict(
+    balanced=False,
+    early_stopping=False,
+    pseudo_label_weight=0,
+    max_iter=3,
+    random_state=0,
+)
+
+
+def _assert_runs_as_scikit_learn(ours, X, y_semi):
+    """Round by round, the run of SelfTrainingClassifier at threshold 0.9."""
     theirs = SelfTrainingClassifier(_base(), threshold=0.9, max_iter=3).fit(X, y_semi)
-    assert [r["trust"] for r in ours.history_] == ["max_proba"] * 3
-    assert ours.meta_estimator_.meta_learner_ is None
     assert (ours.labeled_iter_ > 1).sum() > 0  # more than one round added labels
     np.testing.assert_array_equal(ours.labeled_iter_, theirs.labeled_iter_)
     np.testing.assert_array_equal(ours.transduction_, theirs.transduction_)
+
+
+def test_too_few_oof_errors_select_as_scikit_learn_does(digits):
+    # Below min_errors the trust is the base's max probability.
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+    ours = SelfTrainingWithMetaErr(_base(), min_errors=1000, **_AS_SCIKIT_LEARN)
+    ours.fit(X, y_semi)
+    assert [r["trust"] for r in ours.history_] == ["max_proba"] * 3
+    assert ours.meta_estimator_.meta_learner_ is None
+    _assert_runs_as_scikit_learn(ours, X, y_semi)
 
 
 class _NeverWrong(ClassifierMixin, BaseEstimator):
@@ -803,24 +809,13 @@ class _NeverWrong(ClassifierMixin, BaseEstimator):
 def test_cap_at_confidence_trusts_no_more_than_the_base(digits):
     # A meta-learner sure that the base is never wrong: uncapped, the first
     # round takes every sample; capped, the trust is the base's max
-    # probability, and with scikit-learn's other choices the run is
-    # SelfTrainingClassifier's.
+    # probability.
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
-    settings = dict(
-        meta_learner=_NeverWrong(),
-        min_errors=1,
-        balanced=False,
-        early_stopping=False,
-        pseudo_label_weight=0,
-        max_iter=3,
-        random_state=0,
-    )
+    settings = dict(meta_learner=_NeverWrong(), min_errors=1, **_AS_SCIKIT_LEARN)
     capped = SelfTrainingWithMetaErr(_base(), **settings).fit(X, y_semi)
-    theirs = SelfTrainingClassifier(_base(), threshold=0.9, max_iter=3).fit(X, y_semi)
     assert capped.history_[0]["trust"] == "meta_learner"
-    np.testing.assert_array_equal(capped.labeled_iter_, theirs.labeled_iter_)
-    np.testing.assert_array_equal(capped.transduction_, theirs.transduction_)
+    _assert_runs_as_scikit_learn(capped, X, y_semi)
 
     uncapped = SelfTrainingWithMetaErr(
         _base(), cap_at_confidence=False, **settings
