@@ -160,8 +160,9 @@ class SelfTrainingWithMetaErr(
 
     pseudo_label_weight : float, default=4.0
         How much a pseudo-label counts in the base's fits, from how much MetaErr
-        trusts it: its sample weight is MetaErr's predicted P(base is right),
-        at the iteration that added it, raised to this power; real labels
+        trusts it: its sample weight is its predicted P(base is right) (the
+        trust that admitted it, capped as ``cap_at_confidence`` says), at the
+        iteration that added it, raised to this power; real labels
         weigh 1. ``0`` counts every pseudo-label as a real label (as
         scikit-learn's ``SelfTrainingClassifier`` does). The weights reach the
         base's ``fit`` as ``sample_weight`` - directly, through a
@@ -241,7 +242,7 @@ class SelfTrainingWithMetaErr(
 
     sample_weight_ : ndarray of shape (n_samples,) or None
         The weight of each sample in the base's fits (before any routed
-        ``sample_weight``): 1 for real labels, MetaErr's P(base is right)
+        ``sample_weight``): 1 for real labels, the trust that admitted them
         raised to ``pseudo_label_weight`` for pseudo-labels, 0 for samples
         never labelled. ``None`` when the fits were unweighted:
         ``pseudo_label_weight=0``, or a base that cannot take
@@ -250,12 +251,13 @@ class SelfTrainingWithMetaErr(
     history_ : list of dict
         One record per iteration: ``iteration``, ``n_added``,
         ``n_added_per_class`` (label -> count), ``mean_error_proba`` (MetaErr's
-        mean predicted P(error) over the added samples), ``n_pseudo`` (total
-        pseudo-labels so far), ``n_oof_errors`` (out-of-fold errors on the real
-        labels the meta-model learned from), ``trust`` (``"meta_learner"``, or
-        ``"max_proba"`` with fewer than ``min_errors``), ``oof_auroc`` (the
-        meta-model's own out-of-fold AUROC at telling right from wrong on the
-        real labels; ``nan`` when there are fewer than 2 of either) and
+        mean predicted P(error) over the added samples, after the cap),
+        ``n_pseudo`` (total pseudo-labels so far), ``n_oof_errors``
+        (out-of-fold errors on the real labels the meta-model learned from),
+        ``trust`` (``"meta_learner"``, or ``"max_proba"`` with fewer than
+        ``min_errors``), ``oof_auroc`` (the meta-model's own out-of-fold AUROC
+        at telling right from wrong on the real labels; ``nan`` when there are
+        fewer than 2 of either) and
         ``oof_auroc_msp`` (the same for the base's max probability),
         ``oof_accuracy`` (the out-of-fold models' accuracy on the real labels,
         from the real labels alone), and with ``early_stopping``
