@@ -162,8 +162,8 @@ class SelfTrainingWithMetaErr(
         How much a pseudo-label counts in the base's fits, from how much MetaErr
         trusts it: its sample weight is its predicted P(base is right) (the
         trust that admitted it, capped as ``cap_at_confidence`` says), at the
-        iteration that added it, raised to this power; real labels
-        weigh 1. ``0`` counts every pseudo-label as a real label (as
+        iteration that added it, raised to this power; real labels weigh 1.
+        ``0`` counts every pseudo-label as a real label (as
         scikit-learn's ``SelfTrainingClassifier`` does). The weights reach the
         base's ``fit`` as ``sample_weight`` - directly, through a
         ``Pipeline``'s last step, or by metadata routing to a step that
@@ -257,13 +257,12 @@ class SelfTrainingWithMetaErr(
         ``trust`` (``"meta_learner"``, or ``"max_proba"`` with fewer than
         ``min_errors``), ``oof_auroc`` (the meta-model's own out-of-fold AUROC
         at telling right from wrong on the real labels; ``nan`` when there are
-        fewer than 2 of either) and
-        ``oof_auroc_msp`` (the same for the base's max probability),
-        ``oof_accuracy`` (the out-of-fold models' accuracy on the real labels,
-        from the real labels alone), and with ``early_stopping``
-        ``oof_accuracy_with_pseudo`` (the same with every pseudo-label so far;
-        ``nan`` without it) and ``kept`` (``False`` for an iteration whose
-        pseudo-labels were undone).
+        fewer than 2 of either) and ``oof_auroc_msp`` (the same for the base's
+        max probability), ``oof_accuracy`` (the out-of-fold models' accuracy on
+        the real labels, from the real labels alone), and with
+        ``early_stopping`` ``oof_accuracy_with_pseudo`` (the same with every
+        pseudo-label so far; ``nan`` without it) and ``kept`` (``False`` for an
+        iteration whose pseudo-labels were undone).
 
     n_features_in_ : int
         Features seen in ``fit`` (not set for a pipeline base taking raw input).
