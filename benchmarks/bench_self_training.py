@@ -39,6 +39,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -81,9 +82,17 @@ warnings.filterwarnings("ignore", category=UserWarning)
 warnings.filterwarnings("ignore", message=".*lbfgs failed to converge")
 
 
-def make_base(scale=True):
-    """Standardised logistic regression; ``scale=False`` for inputs already
-    standardised on the whole pool (``--scale-on-pool``)."""
+BASES = ("logistic", "random_forest")
+
+
+def make_base(scale=True, kind="logistic"):
+    """Standardised logistic regression (``scale=False`` for inputs already
+    standardised on the whole pool, ``--scale-on-pool``), or with
+    ``kind="random_forest"`` a random forest of 100 trees: a base whose
+    probabilities, shares of tree votes, sit well below its accuracy, which
+    needs no scaling."""
+    if kind == "random_forest":
+        return RandomForestClassifier(n_estimators=100, random_state=0)
     if not scale:
         return LogisticRegression(max_iter=1000)
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
@@ -232,6 +241,7 @@ def _run_method(
     params,
     pool,
     scale_on_pool=False,
+    base_kind="logistic",
 ):
     """One method on one (dataset, budget, seed): scores and per-iteration rows."""
     start = time.perf_counter()
@@ -241,7 +251,7 @@ def _run_method(
         # sees every pool input (no label), not just the labelled ones.
         scaler = StandardScaler().fit(X)
         X, X_test = scaler.transform(X), scaler.transform(X_test)
-    base = make_base(scale=not scale_on_pool)
+    base = make_base(scale=not scale_on_pool, kind=base_kind)
     y_semi = semi_labels(y_pool, per_class, seed)
     has = y_semi != -1
     out = {"method": method, "iterations": []}
@@ -471,6 +481,8 @@ def history_rows(runs, early_stopping):
                         "trust",
                         "max_proba" if h["n_oof_errors"] == 0 else "meta_learner",
                     ),
+                    # not recorded on pages from before it
+                    "cap_temperature": h.get("cap_temperature", float("nan")),
                     "oof_auroc": h["oof_auroc"],
                     "oof_auroc_msp": h["oof_auroc_msp"],
                     **({key: h[key] for key in checks} if early_stopping else {}),
@@ -559,8 +571,15 @@ def write_markdown(path, payload):
         f"cap_at_confidence={setting_of(payload, 'cap_at_confidence')})"
         + (
             "; inputs standardised on the whole pool (--scale-on-pool), the base "
-            "without its own scaler."
+            "without its own scaler"
             if payload.get("scale_on_pool")
+            else ""
+        )
+        + (
+            "; every method's base a random forest of 100 trees (--base "
+            "random_forest), not the logistic regression."
+            # pages from before --base ran the logistic regression
+            if payload.get("base", "logistic") == "random_forest"
             else "."
         ),
         "",
@@ -606,7 +625,10 @@ def write_markdown(path, payload):
         "min_errors of them left the meta-model too little to learn from and "
         "the base's max probability chose; oof_auroc: its own out-of-fold AUROC "
         "at telling right from wrong on the real labels (oof_auroc_msp: the same "
-        "for max probability). "
+        "for max probability); cap_temperature: the temperature that "
+        "cap_at_confidence sharpened the base's probabilities to, fitted on the "
+        "out-of-fold predictions for the real labels (1: not sharpened; nan: no "
+        "cap, or not recorded). "
         "A collapse of the meta-targets would show as n_oof_errors falling to 0."
         + (
             " With early_stopping: oof_accuracy, the out-of-fold models' accuracy "
@@ -669,6 +691,13 @@ def main(argv=None):
         default=list(METHODS),
         help="methods to run (metaerr always: the tables and plot are about it)",
     )
+    parser.add_argument(
+        "--base",
+        choices=BASES,
+        default="logistic",
+        help="the base of every method: standardised logistic regression (the "
+        "committed vision pages) or a random forest (under-confident votes)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--render",
@@ -719,6 +748,7 @@ def main(argv=None):
                 args.metaerr_params,
                 args.pool,
                 args.scale_on_pool,
+                args.base,
             )
             for d, b, s, m in tasks
         )
@@ -738,6 +768,7 @@ def main(argv=None):
         "methods": [m for m in METHODS if m in args.methods],
         "pool": args.pool,
         "scale_on_pool": args.scale_on_pool,
+        "base": args.base,
         "environment": run_environment(),
         "seconds": time.perf_counter() - start,
         "summary": summary,

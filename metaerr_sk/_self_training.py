@@ -64,6 +64,7 @@ from ._round_report import (
 )
 from ._sample_weight import sample_weight_key
 from ._semi_labels import UNLABELED, labelled_rows, plain_label
+from ._temperature import fit_temperature, scale_proba
 
 # MetaErr's feature groups here. Unlike MetaErrClassifier's default they keep
 # the sorted probabilities: bench_self_training.py run without them (seeds 0-2)
@@ -111,8 +112,13 @@ class SelfTrainingWithMetaErr(
         MetaErr, fitted on a few dozen real labels, can be over-optimistic
         across the board (on CIFAR-10 with 4 labels per class, seed 0, its
         first round put two thirds of the pool above ``threshold``); the cap
-        lets the base's own doubt count where MetaErr has none. ``False``
-        trusts MetaErr alone.
+        lets the base's own doubt count where MetaErr has none. A base that
+        the out-of-fold predictions for the real labels show to be
+        under-confident (a random forest's votes, a regularised logistic
+        regression on text) is first sharpened by temperature scaling fitted
+        on them, so that its raw probabilities do not block every sample; an
+        over-confident one is never softened. ``history_`` records the
+        temperature. ``False`` trusts MetaErr alone.
 
     threshold : float, default=0.9
         With ``criterion="threshold"``, unlabelled samples whose predicted
@@ -255,7 +261,9 @@ class SelfTrainingWithMetaErr(
         ``n_pseudo`` (total pseudo-labels so far), ``n_oof_errors``
         (out-of-fold errors on the real labels the meta-model learned from),
         ``trust`` (``"meta_learner"``, or ``"max_proba"`` with fewer than
-        ``min_errors``), ``oof_auroc`` (the meta-model's own out-of-fold AUROC
+        ``min_errors``), ``cap_temperature`` (the temperature of the base's
+        probabilities in ``cap_at_confidence``, at most 1; ``nan`` without
+        the cap), ``oof_auroc`` (the meta-model's own out-of-fold AUROC
         at telling right from wrong on the real labels; ``nan`` when there are
         fewer than 2 of either) and ``oof_auroc_msp`` (the same for the base's
         max probability), ``oof_accuracy`` (the out-of-fold models' accuracy on
@@ -546,6 +554,7 @@ class SelfTrainingWithMetaErr(
                     X_real, y_real, oof, _check_method_params(X, fit_params, real)
                 )
                 oof_auroc, oof_auroc_msp = meta_learner_oof_auroc(meta, folds)
+                cap_temperature = self._cap_temperature(oof, y_real)
                 if real_accuracy is None:  # the first round: real labels only
                     real_accuracy = self._accuracy(oof, y_real)
 
@@ -559,7 +568,8 @@ class SelfTrainingWithMetaErr(
             proba = self._align_proba(base, base.predict_proba(X_unl))
             p_error = meta.predict_error_proba(X_unl, proba=proba)
             if self.cap_at_confidence:  # never above the base's own trust
-                p_error = np.maximum(p_error, 1.0 - proba.max(axis=1))
+                confidence = scale_proba(proba, cap_temperature).max(axis=1)
+                p_error = np.maximum(p_error, 1.0 - confidence)
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
                 1.0 - p_error,
@@ -596,6 +606,7 @@ class SelfTrainingWithMetaErr(
                 n_pseudo=pseudo.size + (added.size if kept else 0),
                 n_oof_errors=meta.oof_error_.sum(),
                 trust="max_proba" if meta.meta_learner_ is None else "meta_learner",
+                cap_temperature=cap_temperature,
                 oof_auroc=oof_auroc,
                 oof_auroc_msp=oof_auroc_msp,
                 oof_accuracy=real_accuracy,
@@ -715,6 +726,16 @@ class SelfTrainingWithMetaErr(
     def _accuracy(self, proba, y_real):
         """Accuracy of the predictions that ``proba`` (``classes_`` order) makes."""
         return float(accuracy_score(y_real, self.classes_[np.argmax(proba, axis=1)]))
+
+    def _cap_temperature(self, oof, y_real):
+        """The temperature of the base's confidence in ``cap_at_confidence``:
+        fitted on the out-of-fold predictions for the real labels, and at most
+        1 - an under-confident base is sharpened, never an over-confident one
+        softened (MetaErr has learned its failures); ``nan`` without the cap."""
+        if not self.cap_at_confidence:
+            return float("nan")
+        y_index = np.searchsorted(self.classes_, y_real)
+        return min(1.0, fit_temperature(oof, y_index))
 
     def _neighbor_space(self, X_real):
         """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""

@@ -343,6 +343,26 @@ def test_bench_self_training_runs_a_bundled_tabular_set(tmp_path):
     assert run["scores"]["metaerr"]["accuracy"] > 0.5  # three classes
 
 
+def test_bench_self_training_random_forest_base(tmp_path):
+    subprocess.run(
+        [
+            sys.executable, str(BENCHMARKS / "bench_self_training.py"),
+            "--datasets", "iris", "--budgets", "4", "--seeds", "0", "--no-curves",
+            "--base", "random_forest", "--methods", "supervised", "metaerr",
+            "--stem", "forest", "--out", str(tmp_path),
+        ],
+        capture_output=True, timeout=600, check=True,
+    )  # fmt: skip
+    payload = json.loads((tmp_path / "forest.json").read_text())
+    assert payload["base"] == "random_forest"
+    assert "random forest of 100 trees" in (tmp_path / "forest.md").read_text()
+    (run,) = payload["runs"]
+    assert run["scores"]["supervised"]["accuracy"] > 0.5  # three classes
+    # the cap's temperature, at most 1, is on every row of the history
+    temperatures = [row["cap_temperature"] for row in payload["metaerr_history"]]
+    assert temperatures and all(0 < t <= 1 for t in temperatures)
+
+
 def test_bench_early_stopping_cost_smoke(tmp_path):
     run_script("bench_early_stopping_cost.py", "--out", str(tmp_path))
     payload = json.loads((tmp_path / "early_stopping_cost_smoke.json").read_text())
