@@ -324,11 +324,10 @@ class SelfTrainingWithMetaErr(
     base itself is unsure (CIFAR-10 embeddings, 4 labels per class). With
     ``cap_at_confidence`` (the default) the trust is the lower of the two, so
     a sample is admitted only where MetaErr and the base agree that it is
-    safe. On the benchmark's seeds 20-24, the check before it was adopted,
-    that met the accuracy target in 7 of 8 cells instead of 5, with more
-    precise pseudo-labels in every cell; it costs a little where MetaErr's
-    trust alone was the better (digits: -0.3 to -0.6 points;
-    ``benchmarks/README.md``).
+    safe (``benchmarks/README.md`` has what it changed per cell). The base's
+    probabilities are first sharpened where the real labels show them
+    under-confident: capped at a random forest's raw votes, self-training on
+    digits with 5 labels per class admitted no sample at all.
 
     MetaErr learns from the base's out-of-fold failures on the real labels, so
     it needs some. An easy task with a few labels per class may give none or

@@ -8,7 +8,7 @@ import pytest
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_digits
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer, make_scorer
@@ -621,6 +621,59 @@ def test_text_pipeline_with_unlabelled_documents():
     # score indexes a list of documents; the unlabelled one is left out
     docs = ["good great", "awful bad", "good fun"]
     assert clf.score(docs, np.array(["pos", "pos", -1], dtype=object)) == 0.5
+
+
+def _topic_corpus(seed, n=300, per_class=10):
+    """Short documents on three topics, two of their five content words drawn
+    from a random topic; ``per_class`` labelled documents per topic."""
+    rng = np.random.default_rng(seed)
+    topics = [
+        ["ball", "goal", "team", "match", "score", "coach"],
+        ["code", "chip", "data", "cloud", "server", "network"],
+        ["bread", "cheese", "recipe", "oven", "spice", "soup"],
+    ]
+    filler = ["the", "a", "of", "and", "to", "in", "is", "it"]
+    topic = rng.integers(3, size=n)
+    docs = [
+        " ".join(
+            rng.permutation(
+                [
+                    *rng.choice(topics[t], 3),
+                    *rng.choice(topics[rng.integers(3)], 2),
+                    *rng.choice(filler, 5),
+                ]
+            )
+        )
+        for t in topic
+    ]
+    labels = np.array(["sport", "tech", "food"], dtype=object)[topic]
+    y_semi = np.full(n, -1, dtype=object)
+    for t in range(3):
+        first = np.flatnonzero(topic == t)[:per_class]
+        y_semi[first] = labels[first]
+    return docs, labels, y_semi
+
+
+def test_text_pipeline_with_the_defaults_pseudo_labels():
+    # Logistic regression on tf-idf of 30 documents is right more often than
+    # its probabilities say: none of them reaches 0.9, so capping MetaErr's
+    # trust at them unsharpened would admit nothing.
+    docs, labels, y_semi = _topic_corpus(0)
+    clf = SelfTrainingWithMetaErr(
+        make_pipeline(TfidfVectorizer(), LogisticRegression()), random_state=0
+    ).fit(docs, y_semi)
+    first = clf.history_[0]
+    assert first["trust"] == "meta_learner" and first["cap_temperature"] < 1.0
+    assert first["n_added"] > 0
+
+    vectorised = TfidfVectorizer().fit_transform(docs)
+    code = {label: i for i, label in enumerate(clf.classes_)} | {-1: -1}
+    y_codes = np.array([code[label] for label in y_semi])
+    theirs = SelfTrainingClassifier(LogisticRegression(), threshold=0.9, max_iter=1)
+    assert (theirs.fit(vectorised, y_codes).labeled_iter_ == 1).sum() == 0
+
+    added = clf.labeled_iter_ > 0
+    assert (clf.transduction_[added] == labels[added]).mean() > 0.85
 
 
 def test_grid_search_and_pipeline_final_step(digits):
