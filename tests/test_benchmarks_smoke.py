@@ -272,7 +272,7 @@ def test_bench_self_training_early_stopping_shows_the_check(tmp_path):
         "defaults (threshold=0.9, early_stopping=True, pseudo_label_weight=4.0, "
         "min_errors=5, cap_at_confidence=True)" in md
     )
-    assert "| n_oof_errors | trust | oof_auroc |" in md
+    assert "| n_oof_errors | trust | cap_temperature | oof_auroc |" in md
     assert "| oof_accuracy | oof_accuracy_with_pseudo | kept |" in md
 
     run_script(
