@@ -186,7 +186,7 @@ class SelfTrainingWithMetaErr(
         "early_stopping"``). It catches pseudo-labels that contradict the real
         labels - a run going wrong - at the cost of ``cv`` extra fits of the
         base per iteration, on nearly as many rows as the iteration's base:
-        ``fit`` took 1.4 to 3.1 times as long on the benchmark's cells
+        ``fit`` took 1.3 to 3.1 times as long on the benchmark's cells
         (``benchmarks/results/early_stopping_cost.md``). The check errs
         towards keeping: the pseudo-labels were made by a base that saw every
         real label, so they carry some of the held-out labels back in. With a
@@ -352,12 +352,13 @@ class SelfTrainingWithMetaErr(
     then adds some of those errors every round; weighting the pseudo-labels
     slows such a run but does not stop it (on Fashion-MNIST with 4 labels per
     class, one benchmark run without early stopping ended with 30 % of its
-    pseudo-labels right, 9 points below the base on the labels alone). That is why ``early_stopping`` is on by
-    default; ``early_stopping=False`` saves its cost where a collapse is
-    unlikely (more labels per class) or is checked otherwise. Its check is
-    coarse with a few dozen labels, so cross-validating on the labelled
-    samples (:func:`metaerr_sk.metrics.make_labelled_scorer`) against the base
-    alone is still worth it before trusting a run with so few labels.
+    pseudo-labels right, 9 points below the base on the labels alone). That
+    is why ``early_stopping`` is on by default; ``early_stopping=False``
+    saves its cost where a collapse is unlikely (more labels per class) or is
+    checked otherwise. Its check is coarse with a few dozen labels, so
+    cross-validating on the labelled samples
+    (:func:`metaerr_sk.metrics.make_labelled_scorer`) against the base alone
+    is still worth it before trusting a run with so few labels.
 
     String labels follow scikit-learn: use an object array with ``-1`` for the
     unlabelled samples.
