@@ -9,6 +9,7 @@ classifier: ``softmax(log(p) / T)`` is ``p ** (1 / T)`` renormalised.
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
 
 # log10 T in [-2, 2]: beyond that a few dozen labels say nothing more
 _LOG10_BOUNDS = (-2.0, 2.0)
@@ -36,7 +37,7 @@ def fit_temperature(proba, y_index):
     rows = np.arange(log_proba.shape[0])
 
     def log_loss(log10_t):
-        scaled = _log_softmax(log_proba / 10.0**log10_t)
+        scaled = log_softmax(log_proba / 10.0**log10_t, axis=1)
         return -scaled[rows, y_index].mean()
 
     result = minimize_scalar(log_loss, bounds=_LOG10_BOUNDS, method="bounded")
@@ -48,9 +49,5 @@ def scale_proba(proba, temperature):
     itself, bit for bit, at 1."""
     if temperature == 1.0:
         return proba
-    return np.exp(_log_softmax(np.log(np.clip(proba, _TINY, None)) / temperature))
-
-
-def _log_softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    log_proba = np.log(np.clip(proba, _TINY, None))
+    return np.exp(log_softmax(log_proba / temperature, axis=1))

@@ -860,14 +860,17 @@ class _NeverWrong(ClassifierMixin, BaseEstimator):
         return np.zeros(X.shape[0], dtype=bool)
 
 
+# a meta-learner sure the base is always right; scikit-learn's other choices
+_TRUSTS_EVERYTHING = dict(meta_learner=_NeverWrong(), min_errors=1, **_AS_SCIKIT_LEARN)
+
+
 def test_cap_at_confidence_trusts_no_more_than_the_base(digits):
     # A meta-learner sure that the base is never wrong: uncapped, the first
     # round takes every sample; capped, the trust is the base's max
     # probability at the temperature fitted on the real labels.
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
-    settings = dict(meta_learner=_NeverWrong(), min_errors=1, **_AS_SCIKIT_LEARN)
-    capped = SelfTrainingWithMetaErr(_base(), **settings).fit(X, y_semi)
+    capped = SelfTrainingWithMetaErr(_base(), **_TRUSTS_EVERYTHING).fit(X, y_semi)
     first = capped.history_[0]
     assert first["trust"] == "meta_learner"
 
@@ -884,7 +887,7 @@ def test_cap_at_confidence_trusts_no_more_than_the_base(digits):
     )
 
     uncapped = SelfTrainingWithMetaErr(
-        _base(), cap_at_confidence=False, **settings
+        _base(), cap_at_confidence=False, **_TRUSTS_EVERYTHING
     ).fit(X, y_semi)
     assert uncapped.history_[0]["n_added"] == unlabelled.sum()
     assert uncapped.history_[0]["mean_error_proba"] == 0.0
@@ -897,8 +900,7 @@ def test_cap_sharpens_an_under_confident_base(digits):
     # more than the base's raw confidence would - scikit-learn's round 1.
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
-    settings = dict(meta_learner=_NeverWrong(), min_errors=1, **_AS_SCIKIT_LEARN)
-    capped = SelfTrainingWithMetaErr(_base(), **settings).fit(X, y_semi)
+    capped = SelfTrainingWithMetaErr(_base(), **_TRUSTS_EVERYTHING).fit(X, y_semi)
     theirs = SelfTrainingClassifier(_base(), threshold=0.9, max_iter=1).fit(X, y_semi)
     assert capped.history_[0]["cap_temperature"] < 0.9
     assert capped.history_[0]["n_added"] > (theirs.labeled_iter_ == 1).sum()
@@ -911,10 +913,7 @@ def test_cap_never_softens_an_over_confident_base(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
     model = SelfTrainingWithMetaErr(
-        KNeighborsClassifier(n_neighbors=1),
-        meta_learner=_NeverWrong(),
-        min_errors=1,
-        **_AS_SCIKIT_LEARN,
+        KNeighborsClassifier(n_neighbors=1), **_TRUSTS_EVERYTHING
     ).fit(X, y_semi)
     assert model.meta_estimator_.oof_error_.sum() > 0
     assert model.history_[0]["cap_temperature"] == 1.0
