@@ -59,9 +59,12 @@ def round_message(record, n_unlabelled):
         f"{n_unlabelled} unlabelled left); "
     )
     if record["trust"] == "max_proba":
+        # The meta-model needs min_errors of both kinds; the rarer one is short.
+        short = "errors" if record["oof_accuracy"] > 0.5 else "right predictions"
         line += (
-            f"{record['n_oof_errors']} out-of-fold errors, too few for the "
-            "meta-model: trusting max probability"
+            f"{record['n_oof_errors']} out-of-fold errors "
+            f"(out-of-fold accuracy {record['oof_accuracy']:.3f}), too few "
+            f"{short} for the meta-model: trusting max probability"
         )
     else:
         line += (

@@ -28,6 +28,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
 from metaerr_sk._oof import meta_learner_oof_auroc
 from metaerr_sk._pseudo_labels import k_best_count, select_trusted
+from metaerr_sk._round_report import round_message
 from metaerr_sk._sample_weight import sample_weight_key
 from metaerr_sk._self_training import _is_numeric
 from metaerr_sk._temperature import scale_proba
@@ -925,8 +926,25 @@ def test_verbose_says_when_max_probability_is_the_trust(digits, capsys):
     SelfTrainingWithMetaErr(
         _base(), min_errors=1000, max_iter=1, verbose=1, random_state=0
     ).fit(X, _semi(y, 5, 0))
-    assert "too few for the meta-model: trusting max probability" in (
+    assert "too few errors for the meta-model: trusting max probability" in (
         capsys.readouterr().out
+    )
+
+
+def test_verbose_names_right_predictions_when_they_are_the_short_kind():
+    # A base wrong on 30 of 30 real labels (SVC's Platt scaling fitted on 3
+    # labels per class did this) has errors to spare and no right prediction.
+    record = dict(
+        iteration=1,
+        n_added=0,
+        n_pseudo=0,
+        n_oof_errors=30,
+        trust="max_proba",
+        oof_accuracy=0.0,
+        oof_accuracy_with_pseudo=float("nan"),
+    )
+    assert "too few right predictions for the meta-model" in round_message(
+        record, n_unlabelled=100
     )
 
 
