@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sklearn.datasets import load_iris
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -235,6 +236,18 @@ def test_bench_self_training_methods_subset_skips_the_target_check(tmp_path):
     assert payload["acceptance"] == []
     md = (tmp_path / "self_training_smoke.md").read_text()
     assert "Not checked: this run leaves out sklearn_0.75, sklearn_0.9," in md
+
+
+def test_bench_self_training_bases_fit_and_are_named_on_the_page():
+    bench = _bench_module("bench_self_training")
+    X, y = load_iris(return_X_y=True)
+    for kind in bench.BASES:
+        base = bench.make_base(kind=kind).fit(X, y)
+        assert base.predict_proba(X).shape == (150, 3), kind
+    assert bench.base_sentence("logistic") == "."
+    assert "Gaussian naive Bayes (--base gaussian_nb)" in bench.base_sentence(
+        "gaussian_nb"
+    )
 
 
 def test_bench_self_training_refuses_methods_without_metaerr(tmp_path):
