@@ -117,8 +117,11 @@ class SelfTrainingWithMetaErr(
         under-confident (a random forest's votes, a regularised logistic
         regression on text) is first sharpened by temperature scaling fitted
         on them, so that its raw probabilities do not block every sample; an
-        over-confident one is never softened. ``history_`` records the
-        temperature. ``False`` trusts MetaErr alone.
+        over-confident one is never softened. A base whose probabilities
+        reach ``threshold`` on no sample, its real labels included, cannot say
+        "sure" at all (5-nearest neighbours with 4 labels per class say 4/5 at
+        most): its confidence is then read relative to the highest it gives.
+        ``history_`` records the temperature. ``False`` trusts MetaErr alone.
 
     threshold : float, default=0.9
         With ``criterion="threshold"``, unlabelled samples whose predicted
@@ -568,7 +571,7 @@ class SelfTrainingWithMetaErr(
             proba = self._align_proba(base, base.predict_proba(X_unl))
             p_error = meta.predict_error_proba(X_unl, proba=proba)
             if self.cap_at_confidence:  # never above the base's own trust
-                confidence = scale_proba(proba, cap_temperature).max(axis=1)
+                confidence = self._cap_confidence(base, X_real, proba, cap_temperature)
                 p_error = np.maximum(p_error, 1.0 - confidence)
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
@@ -736,6 +739,21 @@ class SelfTrainingWithMetaErr(
             return float("nan")
         y_index = np.searchsorted(self.classes_, y_real)
         return min(1.0, fit_temperature(oof, y_index))
+
+    def _cap_confidence(self, base, X_real, proba, temperature):
+        """The base's own trust in its predictions ``proba`` for the cap: the
+        max probability at ``temperature``, and where no sample's reaches
+        ``threshold``, its real labels' included, that over the highest. Such
+        a base cannot say "sure" (5-nearest neighbours with 4 labels per
+        class say 4/5 at most) and would otherwise block every sample."""
+        confidence = scale_proba(proba, temperature).max(axis=1)
+        in_sample = self._align_proba(base, base.predict_proba(X_real))
+        ceiling = max(
+            confidence.max(), scale_proba(in_sample, temperature).max(axis=1).max()
+        )
+        if ceiling > self.threshold:
+            return confidence
+        return confidence / ceiling
 
     def _neighbor_space(self, X_real):
         """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""

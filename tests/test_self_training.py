@@ -895,6 +895,27 @@ def test_cap_at_confidence_trusts_no_more_than_the_base(digits):
     assert np.isnan(uncapped.history_[0]["cap_temperature"])
 
 
+def test_cap_reads_confidence_relative_to_what_the_base_can_reach(digits):
+    # 5-nearest neighbours with 4 labels per class say 4/5 at most, and here
+    # the real labels do not sharpen them (temperature 1): read raw, no sample
+    # would pass threshold=0.9 and self-training would add nothing. Relative
+    # to that ceiling, the samples with 4 votes of 5 pass, and only those.
+    X, y, _, _ = digits
+    y_semi = _semi(y, 4, 2)
+    model = SelfTrainingWithMetaErr(KNeighborsClassifier(), **_TRUSTS_EVERYTHING).fit(
+        X, y_semi
+    )
+    first = model.history_[0]
+    assert first["trust"] == "meta_learner"
+    assert first["cap_temperature"] == 1.0
+    unlabelled = y_semi == -1
+    base = KNeighborsClassifier().fit(X[~unlabelled], y_semi[~unlabelled])
+    assert base.predict_proba(X).max() == 0.8
+    votes = base.predict_proba(X[unlabelled]).max(axis=1)
+    assert first["n_added"] > 0
+    np.testing.assert_array_equal(model.labeled_iter_[unlabelled] == 1, votes == 0.8)
+
+
 def test_cap_sharpens_an_under_confident_base(digits):
     # Standardised logistic regression on 50 digits is right more often than
     # its probabilities say (out of fold): the cap sharpens them, and admits
