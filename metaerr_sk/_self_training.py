@@ -330,7 +330,10 @@ class SelfTrainingWithMetaErr(
     safe (``benchmarks/README.md`` has what it changed per cell). The base's
     probabilities are first sharpened where the real labels show them
     under-confident: capped at a random forest's raw votes, self-training on
-    digits with 5 labels per class admitted no sample at all.
+    digits with 5 labels per class admitted no sample at all. A base that
+    reaches ``threshold`` nowhere is read relative to its highest probability:
+    capped at the raw votes of 5-nearest neighbours (4/5 at most with 4 labels
+    per class), it added nothing in 9 of 10 runs on digits.
 
     MetaErr learns from the base's out-of-fold failures on the real labels, so
     it needs some. An easy task with a few labels per class may give none or
