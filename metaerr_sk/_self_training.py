@@ -750,6 +750,8 @@ class SelfTrainingWithMetaErr(
         a base cannot say "sure" (5-nearest neighbours with 4 labels per
         class say 4/5 at most) and would otherwise block every sample."""
         confidence = scale_proba(proba, temperature).max(axis=1)
+        if confidence.max() > self.threshold:  # the common case: it can
+            return confidence
         in_sample = self._align_proba(base, base.predict_proba(X_real))
         ceiling = max(
             confidence.max(), scale_proba(in_sample, temperature).max(axis=1).max()
