@@ -55,7 +55,8 @@ def round_message(record, n_unlabelled):
     """The ``verbose`` line of a round; ``n_unlabelled``: samples left unlabelled."""
     line = (
         f"[SelfTrainingWithMetaErr] iteration {record['iteration']}: added "
-        f"{record['n_added']} pseudo-labels ({record['n_pseudo']} in all, "
+        f"{record['n_added']} pseudo-label{'' if record['n_added'] == 1 else 's'} "
+        f"({record['n_pseudo']} in all, "
         f"{n_unlabelled} unlabelled left); "
     )
     if record["trust"] == "max_proba":

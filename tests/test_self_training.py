@@ -969,6 +969,22 @@ def test_verbose_names_right_predictions_when_they_are_the_short_kind():
     )
 
 
+@pytest.mark.parametrize(
+    "n_added, words", [(1, "1 pseudo-label ("), (2, "2 pseudo-labels (")]
+)
+def test_verbose_counts_pseudo_labels_in_good_english(n_added, words):
+    record = dict(
+        iteration=1,
+        n_added=n_added,
+        n_pseudo=n_added,
+        n_oof_errors=10,
+        trust="max_proba",
+        oof_accuracy=0.9,
+        oof_accuracy_with_pseudo=float("nan"),
+    )
+    assert f"added {words}" in round_message(record, n_unlabelled=100)
+
+
 def test_verbose_prints_progress(digits, capsys):
     X, y, _, _ = digits
     SelfTrainingWithMetaErr(_base(), max_iter=1, verbose=1, random_state=0).fit(
