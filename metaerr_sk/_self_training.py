@@ -750,15 +750,11 @@ class SelfTrainingWithMetaErr(
         a base cannot say "sure" (5-nearest neighbours with 4 labels per
         class say 4/5 at most) and would otherwise block every sample."""
         confidence = scale_proba(proba, temperature).max(axis=1)
-        if confidence.max() > self.threshold:  # the common case: it can
-            return confidence
-        in_sample = self._align_proba(base, base.predict_proba(X_real))
-        ceiling = max(
-            confidence.max(), scale_proba(in_sample, temperature).max(axis=1).max()
-        )
-        if ceiling > self.threshold:
-            return confidence
-        return confidence / ceiling
+        ceiling = confidence.max()
+        if ceiling <= self.threshold:  # the pool cannot pass: can the real labels?
+            in_sample = self._align_proba(base, base.predict_proba(X_real))
+            ceiling = max(ceiling, scale_proba(in_sample, temperature).max())
+        return confidence if ceiling > self.threshold else confidence / ceiling
 
     def _neighbor_space(self, X_real):
         """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""

@@ -952,18 +952,24 @@ def test_verbose_says_when_max_probability_is_the_trust(digits, capsys):
     )
 
 
+def _fallback_round(*, n_added, n_oof_errors, oof_accuracy):
+    """The ``history_`` fields ``round_message`` reads, for a first round that
+    trusted max probability, without an early-stopping check."""
+    return dict(
+        iteration=1,
+        n_added=n_added,
+        n_pseudo=n_added,
+        n_oof_errors=n_oof_errors,
+        trust="max_proba",
+        oof_accuracy=oof_accuracy,
+        oof_accuracy_with_pseudo=float("nan"),
+    )
+
+
 def test_verbose_names_right_predictions_when_they_are_the_short_kind():
     # A base wrong on 30 of 30 real labels (SVC's Platt scaling fitted on 3
     # labels per class did this) has errors to spare and no right prediction.
-    record = dict(
-        iteration=1,
-        n_added=0,
-        n_pseudo=0,
-        n_oof_errors=30,
-        trust="max_proba",
-        oof_accuracy=0.0,
-        oof_accuracy_with_pseudo=float("nan"),
-    )
+    record = _fallback_round(n_added=0, n_oof_errors=30, oof_accuracy=0.0)
     assert "too few right predictions for the meta-model" in round_message(
         record, n_unlabelled=100
     )
@@ -973,15 +979,7 @@ def test_verbose_names_right_predictions_when_they_are_the_short_kind():
     "n_added, words", [(1, "1 pseudo-label ("), (2, "2 pseudo-labels (")]
 )
 def test_verbose_counts_pseudo_labels_in_good_english(n_added, words):
-    record = dict(
-        iteration=1,
-        n_added=n_added,
-        n_pseudo=n_added,
-        n_oof_errors=10,
-        trust="max_proba",
-        oof_accuracy=0.9,
-        oof_accuracy_with_pseudo=float("nan"),
-    )
+    record = _fallback_round(n_added=n_added, n_oof_errors=10, oof_accuracy=0.9)
     assert f"added {words}" in round_message(record, n_unlabelled=100)
 
 
