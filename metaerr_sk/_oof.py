@@ -7,10 +7,14 @@ wrong. ``cross_val_predict`` over stratified folds gives each training sample a
 probability vector from a model that never saw it.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
+
+from ._semi_labels import plain_label
 
 _FOLD_HINT = (
     "Lower cv, add samples of that class, or pass precomputed oof_proba to fit."
@@ -39,6 +43,38 @@ def check_folds(y, cv, random_state, *, hint=_FOLD_HINT):
             )
         return StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     return check_cv(cv, y, classifier=True)
+
+
+def few_label_folds(y, cv, random_state, *, hint):
+    """``check_folds`` for a handful of labels: an int ``cv`` above the smallest
+    class's count shrinks to that count, with a warning.
+
+    Self-training is run on budgets of a few labels per class, where the
+    default ``cv`` can exceed a class's count; with 2 labels of a class each
+    fold's model still trains on one of them. A class with a single label is an
+    error: no model that saw its class could predict it out of fold.
+    """
+    if cv is None:
+        cv = 5
+    if isinstance(cv, int | np.integer):
+        classes, counts = np.unique(y, return_counts=True)
+        smallest = np.argmin(counts)
+        label, count = plain_label(classes[smallest]), counts[smallest]
+        if count < 2:
+            raise ValueError(
+                f"Class {label!r} has a single real label: out-of-fold "
+                "predictions need at least 2 per class (one held out while a "
+                f"model trains on another). {hint}"
+            )
+        if count < cv:
+            warnings.warn(
+                f"Class {label!r} has {count} real labels, fewer than cv={cv}: "
+                f"the out-of-fold predictions use {count} folds.",
+                UserWarning,
+                stacklevel=3,
+            )
+            cv = int(count)
+    return check_folds(y, cv, random_state, hint=hint)
 
 
 def out_of_fold_proba(

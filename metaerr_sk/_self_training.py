@@ -54,7 +54,7 @@ from sklearn.utils.validation import (
 from ._delegation import PredictsWithFittedBase, route_fit_to_base
 from ._meta_err import MetaErrClassifier
 from ._meta_learners import META_LEARNERS
-from ._oof import check_folds, meta_learner_oof_auroc
+from ._oof import few_label_folds, meta_learner_oof_auroc
 from ._pseudo_labels import k_best_count, select_trusted
 from ._round_report import (
     round_message,
@@ -156,9 +156,10 @@ class SelfTrainingWithMetaErr(
     cv : int, cross-validation generator or iterable, default=3
         Folds over the real labelled samples for MetaErr's out-of-fold errors.
         An int means shuffled ``StratifiedKFold`` seeded by ``random_state``
-        (``None``: 5, as in scikit-learn); every labelled class needs at least
-        ``cv`` real labels (else ``ValueError``: folds are never reduced
-        silently).
+        (``None``: 5, as in scikit-learn). Where a labelled class has fewer
+        real labels than an int ``cv``, the folds shrink to that count, with a
+        warning (2 labels per class run on 2 folds); a class with a single real
+        label is a ``ValueError``, as no fold's model could have seen it.
 
     oof_fit : {"real", "real+pseudo"}, default="real"
         What each fold's model trains on. ``"real"``: the other folds' real
@@ -530,11 +531,11 @@ class SelfTrainingWithMetaErr(
             self.estimator_ = self._fit_base(X, real, fit_params)
             return self
 
-        splitter = check_folds(
+        splitter = few_label_folds(
             y[real],
             self.cv,
             self.random_state,
-            hint="Lower cv (cv=2 is the minimum) or label more samples of that class.",
+            hint="Label another sample of that class.",
         )
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))

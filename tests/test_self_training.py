@@ -130,13 +130,26 @@ def test_single_labelled_class_rejected(digits):
         SelfTrainingWithMetaErr(_base()).fit(X[:60], y_semi)
 
 
-def test_class_with_fewer_labels_than_folds_rejected(digits):
+def test_folds_shrink_to_a_class_with_fewer_labels_than_cv(digits):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 2, 0)
+    with pytest.warns(
+        UserWarning, match=r"has 2 real labels, fewer than cv=3.*2 folds"
+    ):
+        shrunk = SelfTrainingWithMetaErr(_base(), cv=3, random_state=0).fit(X, y_semi)
+    two_folds = SelfTrainingWithMetaErr(_base(), cv=2, random_state=0).fit(X, y_semi)
+    assert shrunk.history_[0]["n_added"] > 0
+    np.testing.assert_array_equal(shrunk.transduction_, two_folds.transduction_)
+    np.testing.assert_array_equal(shrunk.labeled_iter_, two_folds.labeled_iter_)
+
+
+def test_class_with_a_single_label_rejected(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 4, 0)
     y_semi[np.flatnonzero(y_semi == 7)[:3]] = -1
     with pytest.raises(
         ValueError,
-        match=r"Class 7 has 1 member\(s\), fewer than cv=3.*label more samples",
+        match=r"Class 7 has a single real label.*Label another sample",
     ):
         SelfTrainingWithMetaErr(_base(), cv=3).fit(X, y_semi)
 
