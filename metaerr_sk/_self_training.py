@@ -535,7 +535,8 @@ class SelfTrainingWithMetaErr(
             y[real],
             self.cv,
             self.random_state,
-            hint="Label another sample of that class.",
+            hint="Label another sample of that class, or use scikit-learn's "
+            "SelfTrainingClassifier, which holds no labels out.",
         )
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))
