@@ -451,7 +451,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
                 "kind): too little to learn the difference from, so error "
                 "probabilities fall back to 1 - max probability.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # fit's caller, past scikit-learn's fit wrapper
             )
             return None
         m = self.meta_learner

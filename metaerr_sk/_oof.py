@@ -71,7 +71,7 @@ def few_label_folds(y, cv, random_state, *, hint):
                 f"Class {label!r} has {count} real labels, fewer than cv={cv}: "
                 f"the out-of-fold predictions use {count} folds.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # fit's caller, past scikit-learn's fit wrapper
             )
             cv = int(count)
     return check_folds(y, cv, random_state, hint=hint)

@@ -91,7 +91,7 @@ def warn_first_round_undone(record):
         "(early_stopping=True), so the final model is the base fitted on the "
         "labelled samples only.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,  # fit's caller, past scikit-learn's fit wrapper
     )
 
 
@@ -104,5 +104,5 @@ def warn_nothing_trusted(threshold, highest_p_correct):
         "the labelled samples only. Lower the threshold or use "
         "criterion='k_best'.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=4,  # fit's caller, past scikit-learn's fit wrapper
     )

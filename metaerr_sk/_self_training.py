@@ -525,7 +525,7 @@ class SelfTrainingWithMetaErr(
                 "y contains no unlabeled samples (-1): the base is fitted on the "
                 "labelled data and no self-training happens.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,  # fit's caller, past scikit-learn's fit wrapper
             )
             self.termination_condition_ = "all_labeled"
             self.estimator_ = self._fit_base(X, real, fit_params)

@@ -531,8 +531,10 @@ def test_fewer_errors_than_min_errors_falls_back_to_msp(small_data):
     assert 0 < n_errors < X.shape[0] - n_errors
     assert learned.meta_learner_ is not None
     assert _fitted(X, y, min_errors=n_errors).meta_learner_ is not None
-    with pytest.warns(UserWarning, match=f"min_errors={n_errors + 1}"):
+    with pytest.warns(UserWarning, match=f"min_errors={n_errors + 1}") as record:
         clf = _fitted(X, y, min_errors=n_errors + 1)
+    # it names the line that called fit (in _fitted), not scikit-learn's wrapper
+    assert {w.filename for w in record if "min_errors" in str(w.message)} == {__file__}
     assert clf.meta_learner_ is None
     np.testing.assert_allclose(
         clf.predict_error_proba(X), 1 - clf.predict_proba(X).max(axis=1)

@@ -45,6 +45,12 @@ def digits():
     return X[:600], y[:600], X[1200:], y[1200:]
 
 
+def _points_at_caller(record, text):
+    """The warnings saying ``text`` name this file - the line that called
+    ``fit``, not scikit-learn's fit wrapper - so a user sees where they came from."""
+    return {w.filename for w in record if text in str(w.message)} == {__file__}
+
+
 def _semi(y, per_class, seed):
     rng = np.random.RandomState(seed)
     labelled = np.concatenate(
@@ -109,8 +115,9 @@ def test_string_dtype_labels_rejected(digits):
 
 def test_no_unlabelled_samples_warns_and_fits(digits):
     X, y, _, _ = digits
-    with pytest.warns(UserWarning, match="no unlabeled samples"):
+    with pytest.warns(UserWarning, match="no unlabeled samples") as record:
         clf = SelfTrainingWithMetaErr(_base()).fit(X[:100], y[:100])
+    assert _points_at_caller(record, "no unlabeled samples")
     assert clf.termination_condition_ == "all_labeled"
     assert clf.n_iter_ == 0 and clf.history_ == []
     assert clf.score(X[:100], y[:100]) > 0.9
@@ -133,10 +140,10 @@ def test_single_labelled_class_rejected(digits):
 def test_folds_shrink_to_a_class_with_fewer_labels_than_cv(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 2, 0)
-    with pytest.warns(
-        UserWarning, match=r"has 2 real labels, fewer than cv=3.*2 folds"
-    ):
+    shrink = r"has 2 real labels, fewer than cv=3.*2 folds"
+    with pytest.warns(UserWarning, match=shrink) as record:
         shrunk = SelfTrainingWithMetaErr(_base(), cv=3, random_state=0).fit(X, y_semi)
+    assert _points_at_caller(record, "fewer than cv=3")
     two_folds = SelfTrainingWithMetaErr(_base(), cv=2, random_state=0).fit(X, y_semi)
     assert shrunk.history_[0]["n_added"] > 0
     np.testing.assert_array_equal(shrunk.transduction_, two_folds.transduction_)
@@ -158,8 +165,9 @@ def test_nothing_trusted_in_first_iteration(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
     clf = SelfTrainingWithMetaErr(_base(), threshold=1.0 - 1e-12, random_state=0)
-    with pytest.warns(UserWarning, match="added no pseudo-label.*highest is"):
+    with pytest.warns(UserWarning, match="added no pseudo-label.*highest is") as rec:
         clf.fit(X, y_semi)
+    assert _points_at_caller(rec, "added no pseudo-label")
     assert clf.termination_condition_ == "no_change"
     assert clf.n_iter_ == 1
     assert clf.history_[0]["n_added"] == 0
@@ -204,8 +212,9 @@ def test_early_stopping_undoes_pseudo_labels_that_contradict_the_real_ones(digit
     assert n_added == np.sum(y_semi == -1) and precision < 0.2  # wrong, unchecked
 
     clf = SelfTrainingWithMetaErr(_WrongWhereMarked(), **params)  # the default
-    with pytest.warns(UserWarning, match="undid its first pseudo-labels"):
+    with pytest.warns(UserWarning, match="undid its first pseudo-labels") as record:
         clf.fit(X_marked, y_semi)
+    assert _points_at_caller(record, "undid its first pseudo-labels")
     assert clf.termination_condition_ == "early_stopping"
     assert clf.n_iter_ == 1
     assert np.all(clf.labeled_iter_ <= 0)
