@@ -120,7 +120,9 @@ class SelfTrainingWithMetaErr(
         over-confident one is never softened. A base whose probabilities
         reach ``threshold`` on no sample, its real labels included, cannot say
         "sure" at all (5-nearest neighbours with 4 labels per class say 4/5 at
-        most): its confidence is then read relative to the highest it gives.
+        most): its confidence is then read relative to the highest it gives,
+        in the ``min_errors`` fallback too (there unsharpened, as in
+        ``SelfTrainingClassifier`` otherwise).
         ``history_`` records the temperature. ``False`` trusts MetaErr alone.
 
     threshold : float, default=0.9
@@ -574,10 +576,17 @@ class SelfTrainingWithMetaErr(
                 base = meta.estimator_
             X_unl = _safe_indexing(X, unlabelled)
             proba = self._align_proba(base, base.predict_proba(X_unl))
-            p_error = meta.predict_error_proba(X_unl, proba=proba)
-            if self.cap_at_confidence:  # never above the base's own trust
+            if self.cap_at_confidence and meta.meta_learner_ is None:
+                # MetaErr's fallback, the raw max probability, read as the cap
+                # reads it: relative to a ceiling below the threshold
+                p_error = 1.0 - self._cap_confidence(base, X_real, proba, 1.0)
+            elif self.cap_at_confidence:  # never above the base's own trust
                 confidence = self._cap_confidence(base, X_real, proba, cap_temperature)
-                p_error = np.maximum(p_error, 1.0 - confidence)
+                p_error = np.maximum(
+                    meta.predict_error_proba(X_unl, proba=proba), 1.0 - confidence
+                )
+            else:
+                p_error = meta.predict_error_proba(X_unl, proba=proba)
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
                 1.0 - p_error,
@@ -674,6 +683,8 @@ class SelfTrainingWithMetaErr(
         self.n_iter_ = 0
         self.history_ = []
         self.meta_estimator_ = None
+        # whether a round's base has passed the threshold anywhere (the cap)
+        self._base_said_sure = False
         # how the weights reach the base's fit, found once: None, unweighted
         self._weight_key = (
             sample_weight_key(self.estimator) if self.pseudo_label_weight > 0 else None
@@ -750,13 +761,25 @@ class SelfTrainingWithMetaErr(
         max probability at ``temperature``, and where no sample's reaches
         ``threshold``, its real labels' included, that over the highest. Such
         a base cannot say "sure" (5-nearest neighbours with 4 labels per
-        class say 4/5 at most) and would otherwise block every sample."""
+        class say 4/5 at most) and would otherwise block every sample.
+
+        Once a round's base has said "sure", later rounds read it raw: the
+        samples left unlabelled late in a run are the hard ones, and a base
+        refitted on many pseudo-labels may fit its few real labels loosely -
+        neither says the base cannot be sure, and reading them relative to
+        their highest would admit the hardest samples wholesale.
+        """
         confidence = scale_proba(proba, temperature).max(axis=1)
+        if self._base_said_sure:
+            return confidence
         ceiling = confidence.max()
         if ceiling <= self.threshold:  # the pool cannot pass: can the real labels?
             in_sample = self._align_proba(base, base.predict_proba(X_real))
             ceiling = max(ceiling, scale_proba(in_sample, temperature).max())
-        return confidence if ceiling > self.threshold else confidence / ceiling
+        if ceiling > self.threshold:
+            self._base_said_sure = True
+            return confidence
+        return confidence / ceiling
 
     def _neighbor_space(self, X_real):
         """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""

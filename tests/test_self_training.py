@@ -938,6 +938,57 @@ def test_cap_reads_confidence_relative_to_what_the_base_can_reach(digits):
     np.testing.assert_array_equal(model.labeled_iter_[unlabelled] == 1, votes == 0.8)
 
 
+def test_fallback_reads_max_probability_relative_to_the_ceiling(digits):
+    # The same base and labels, with MetaErr's fallback to the base's max
+    # probability forced: read raw, its 4/5 votes would pass nothing, as in
+    # scikit-learn's SelfTrainingClassifier; relative to that ceiling, the
+    # samples with 4 votes of 5 pass, and only those.
+    X, y, _, _ = digits
+    y_semi = _semi(y, 4, 2)
+    model = SelfTrainingWithMetaErr(
+        KNeighborsClassifier(), min_errors=1000, **_AS_SCIKIT_LEARN
+    ).fit(X, y_semi)
+    first = model.history_[0]
+    assert first["trust"] == "max_proba"
+    unlabelled = y_semi == -1
+    base = KNeighborsClassifier().fit(X[~unlabelled], y_semi[~unlabelled])
+    votes = base.predict_proba(X[unlabelled]).max(axis=1)
+    assert first["n_added"] > 0
+    np.testing.assert_array_equal(model.labeled_iter_[unlabelled] == 1, votes == 0.8)
+
+
+class _SaysAtMost(ClassifierMixin, BaseEstimator):
+    """A fitted-looking base whose every prediction has max probability ``top``."""
+
+    def __init__(self, top=0.7):
+        self.top = top
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, X):
+        return np.tile([self.top, 1.0 - self.top], (len(X), 1))
+
+
+def test_cap_reads_a_base_raw_once_it_has_said_sure():
+    # Late in a run the pool left is the hard part, and a base refitted on
+    # many pseudo-labels can fit its real labels loosely: that its highest
+    # probability falls below the threshold then says nothing about whether
+    # it can be sure, and reading it relative to that ceiling would admit the
+    # hardest samples wholesale.
+    X_real = np.zeros((4, 1))
+    model = SelfTrainingWithMetaErr(_base(), threshold=0.9)
+    model.classes_ = np.array([0, 1])
+    model._base_said_sure = False
+    low = np.array([[0.7, 0.3], [0.4, 0.6]])
+    np.testing.assert_allclose(
+        model._cap_confidence(_SaysAtMost(0.7), X_real, low, 1.0), [1.0, 0.6 / 0.7]
+    )
+    sure = np.array([[0.95, 0.05]])
+    model._cap_confidence(_SaysAtMost(0.95), X_real, sure, 1.0)
+    np.testing.assert_allclose(
+        model._cap_confidence(_SaysAtMost(0.7), X_real, low, 1.0), [0.7, 0.6]
+    )
+
+
 def test_cap_sharpens_an_under_confident_base(digits):
     # Standardised logistic regression on 50 digits is right more often than
     # its probabilities say (out of fold): the cap sharpens them, and admits
