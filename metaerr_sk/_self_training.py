@@ -101,7 +101,9 @@ class SelfTrainingWithMetaErr(
         predictions, for MetaErr's meta-learner to be used. With fewer (a few
         labels per class on an easy task) it has next to nothing to learn
         failures from, and the base's max probability is the trust instead, as
-        in ``SelfTrainingClassifier``; ``history_``'s ``trust`` says which.
+        in ``SelfTrainingClassifier`` (relative to its highest for a base that
+        reaches ``threshold`` nowhere, see ``cap_at_confidence``);
+        ``history_``'s ``trust`` says which.
         On small tabular sets (see Notes) most runs have fewer than 5, and
         there the fallback made the pseudo-labels more precise than a
         meta-learner fitted on 1 to 4 errors, at about the same test accuracy.
