@@ -23,6 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import SelfTrainingClassifier
+from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from metaerr_sk import MetaErrClassifier, SelfTrainingWithMetaErr
@@ -955,6 +956,22 @@ def test_fallback_reads_max_probability_relative_to_the_ceiling(digits):
     votes = base.predict_proba(X[unlabelled]).max(axis=1)
     assert first["n_added"] > 0
     np.testing.assert_array_equal(model.labeled_iter_[unlabelled] == 1, votes == 0.8)
+
+
+def test_fallback_reads_a_base_wrong_out_of_fold_raw(digits):
+    # Platt scaling fitted on 2 labels per class: the SVM's probabilities are
+    # flat and their argmax is wrong on every held-out real label. Read
+    # relative to their ceiling they would admit wrong pseudo-labels (0.06
+    # precise on the benchmark); read raw, as scikit-learn does, nothing passes.
+    X, y, _, _ = digits
+    y_semi = _semi(y, 2, 0)
+    svm = make_pipeline(StandardScaler(), SVC(probability=True, random_state=0))
+    model = SelfTrainingWithMetaErr(svm, random_state=0)
+    with pytest.warns(UserWarning, match="added no pseudo-label"):
+        model.fit(X, y_semi)
+    first = model.history_[0]
+    assert first["trust"] == "max_proba" and first["oof_accuracy"] == 0.0
+    assert first["n_added"] == 0
 
 
 class _SaysAtMost(ClassifierMixin, BaseEstimator):
