@@ -578,23 +578,18 @@ class SelfTrainingWithMetaErr(
                 base = meta.estimator_
             X_unl = _safe_indexing(X, unlabelled)
             proba = self._align_proba(base, base.predict_proba(X_unl))
+            p_error = meta.predict_error_proba(X_unl, proba=proba)
             if self.cap_at_confidence and meta.meta_learner_ is None:
                 # MetaErr's fallback, the raw max probability. A base right on
                 # most held-out real labels (too few errors to learn from) is
                 # read as the cap reads it, relative to a ceiling below the
                 # threshold; one wrong on most (Platt scaling fitted on 2
-                # labels per class) is read raw, so that it admits nothing.
+                # labels per class) stays raw, so that it admits nothing.
                 if self._accuracy(oof, y_real) > 0.5:
                     p_error = 1.0 - self._cap_confidence(base, X_real, proba, 1.0)
-                else:
-                    p_error = 1.0 - proba.max(axis=1)
             elif self.cap_at_confidence:  # never above the base's own trust
                 confidence = self._cap_confidence(base, X_real, proba, cap_temperature)
-                p_error = np.maximum(
-                    meta.predict_error_proba(X_unl, proba=proba), 1.0 - confidence
-                )
-            else:
-                p_error = meta.predict_error_proba(X_unl, proba=proba)
+                p_error = np.maximum(p_error, 1.0 - confidence)
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
                 1.0 - p_error,

@@ -918,6 +918,15 @@ def test_cap_at_confidence_trusts_no_more_than_the_base(digits):
     assert np.isnan(uncapped.history_[0]["cap_temperature"])
 
 
+def _first_round_against_knn_votes(model, X, y_semi):
+    """The 5-NN base on the real labels, which unlabelled samples ``model``'s
+    first round added, and that base's top vote share on each of them."""
+    unlabelled = y_semi == -1
+    base = KNeighborsClassifier().fit(X[~unlabelled], y_semi[~unlabelled])
+    votes = base.predict_proba(X[unlabelled]).max(axis=1)
+    return base, model.labeled_iter_[unlabelled] == 1, votes
+
+
 def test_cap_reads_confidence_relative_to_what_the_base_can_reach(digits):
     # 5-nearest neighbours with 4 labels per class say 4/5 at most, and here
     # the real labels do not sharpen them (temperature 1): read raw, no sample
@@ -931,12 +940,10 @@ def test_cap_reads_confidence_relative_to_what_the_base_can_reach(digits):
     first = model.history_[0]
     assert first["trust"] == "meta_learner"
     assert first["cap_temperature"] == 1.0
-    unlabelled = y_semi == -1
-    base = KNeighborsClassifier().fit(X[~unlabelled], y_semi[~unlabelled])
+    base, added, votes = _first_round_against_knn_votes(model, X, y_semi)
     assert base.predict_proba(X).max() == 0.8
-    votes = base.predict_proba(X[unlabelled]).max(axis=1)
     assert first["n_added"] > 0
-    np.testing.assert_array_equal(model.labeled_iter_[unlabelled] == 1, votes == 0.8)
+    np.testing.assert_array_equal(added, votes == 0.8)
 
 
 def test_fallback_reads_max_probability_relative_to_the_ceiling(digits):
@@ -951,11 +958,9 @@ def test_fallback_reads_max_probability_relative_to_the_ceiling(digits):
     ).fit(X, y_semi)
     first = model.history_[0]
     assert first["trust"] == "max_proba"
-    unlabelled = y_semi == -1
-    base = KNeighborsClassifier().fit(X[~unlabelled], y_semi[~unlabelled])
-    votes = base.predict_proba(X[unlabelled]).max(axis=1)
+    _, added, votes = _first_round_against_knn_votes(model, X, y_semi)
     assert first["n_added"] > 0
-    np.testing.assert_array_equal(model.labeled_iter_[unlabelled] == 1, votes == 0.8)
+    np.testing.assert_array_equal(added, votes == 0.8)
 
 
 def test_fallback_reads_a_base_wrong_out_of_fold_raw(digits):
