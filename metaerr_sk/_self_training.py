@@ -17,6 +17,7 @@ AUROC each iteration so such a collapse shows.
 """
 
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -51,6 +52,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._confidence_cap import ConfidenceCap
 from ._delegation import PredictsWithFittedBase, route_fit_to_base
 from ._meta_err import MetaErrClassifier
 from ._meta_learners import META_LEARNERS
@@ -64,7 +66,6 @@ from ._round_report import (
 )
 from ._sample_weight import sample_weight_key
 from ._semi_labels import UNLABELED, labelled_rows, plain_label
-from ._temperature import fit_temperature, scale_proba
 
 # MetaErr's feature groups here. Unlike MetaErrClassifier's default they keep
 # the sorted probabilities: bench_self_training.py run without them (seeds 0-2)
@@ -545,6 +546,11 @@ class SelfTrainingWithMetaErr(
         X_real, y_real = _safe_indexing(X, real), y[real]
         folds = list(splitter.split(np.zeros((real.size, 1)), y_real))
         oof = real_accuracy = checked_oof = None
+        cap = (
+            ConfidenceCap(self.classes_, self.threshold)
+            if self.cap_at_confidence
+            else None
+        )
         k_best = k_best_count(self.k_best, y.shape[0] - real.size)
         self.termination_condition_ = "max_iter"
 
@@ -566,7 +572,7 @@ class SelfTrainingWithMetaErr(
                     X_real, y_real, oof, _check_method_params(X, fit_params, real)
                 )
                 oof_auroc, oof_auroc_msp = meta_learner_oof_auroc(meta, folds)
-                cap_temperature = self._cap_temperature(oof, y_real)
+                cap_temperature = cap.temperature(oof, y_real) if cap else float("nan")
                 if real_accuracy is None:  # the first round: real labels only
                     real_accuracy = self._accuracy(oof, y_real)
 
@@ -577,19 +583,17 @@ class SelfTrainingWithMetaErr(
             else:
                 base = meta.estimator_
             X_unl = _safe_indexing(X, unlabelled)
-            proba = self._align_proba(base, base.predict_proba(X_unl))
+            proba = self._proba(base, X_unl)
             p_error = meta.predict_error_proba(X_unl, proba=proba)
-            if self.cap_at_confidence and meta.meta_learner_ is None:
-                # MetaErr's fallback, the raw max probability. A base right on
-                # most held-out real labels (too few errors to learn from) is
-                # read as the cap reads it, relative to a ceiling below the
-                # threshold; one wrong on most (Platt scaling fitted on 2
-                # labels per class) stays raw, so that it admits nothing.
-                if self._accuracy(oof, y_real) > 0.5:
-                    p_error = 1.0 - self._cap_confidence(base, X_real, proba, 1.0)
-            elif self.cap_at_confidence:  # never above the base's own trust
-                confidence = self._cap_confidence(base, X_real, proba, cap_temperature)
-                p_error = np.maximum(p_error, 1.0 - confidence)
+            if cap is not None:  # never above the base's own trust
+                p_error = cap.error_proba(
+                    p_error,
+                    proba,
+                    partial(self._proba, base, X_real),
+                    temperature=cap_temperature,
+                    fallback=meta.meta_learner_ is None,
+                    accuracy=self._accuracy(oof, y_real),
+                )
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
                 1.0 - p_error,
@@ -686,8 +690,6 @@ class SelfTrainingWithMetaErr(
         self.n_iter_ = 0
         self.history_ = []
         self.meta_estimator_ = None
-        # whether a round's base has passed the threshold anywhere (the cap)
-        self._base_said_sure = False
         # how the weights reach the base's fit, found once: None, unweighted
         self._weight_key = (
             sample_weight_key(self.estimator) if self.pseudo_label_weight > 0 else None
@@ -726,6 +728,10 @@ class SelfTrainingWithMetaErr(
             _safe_indexing(X, rows), self.transduction_[rows], **params
         )
 
+    def _proba(self, model, X):
+        """``model``'s probabilities for ``X``, in ``classes_`` order."""
+        return self._align_proba(model, model.predict_proba(X))
+
     def _align_proba(self, model, proba):
         """Columns of ``proba`` in ``classes_`` order (a class may be missing)."""
         if np.array_equal(model.classes_, self.classes_):
@@ -741,48 +747,12 @@ class SelfTrainingWithMetaErr(
         for train, test in folds:
             fit_idx = np.concatenate([real[train], extra])
             model = self._fit_base(X, fit_idx, fit_params)
-            held_out = _safe_indexing(X, real[test])
-            proba[test] = self._align_proba(model, model.predict_proba(held_out))
+            proba[test] = self._proba(model, _safe_indexing(X, real[test]))
         return proba
 
     def _accuracy(self, proba, y_real):
         """Accuracy of the predictions that ``proba`` (``classes_`` order) makes."""
         return float(accuracy_score(y_real, self.classes_[np.argmax(proba, axis=1)]))
-
-    def _cap_temperature(self, oof, y_real):
-        """The temperature of the base's confidence in ``cap_at_confidence``:
-        fitted on the out-of-fold predictions for the real labels, and at most
-        1 - an under-confident base is sharpened, never an over-confident one
-        softened (MetaErr has learned its failures); ``nan`` without the cap."""
-        if not self.cap_at_confidence:
-            return float("nan")
-        y_index = np.searchsorted(self.classes_, y_real)
-        return min(1.0, fit_temperature(oof, y_index))
-
-    def _cap_confidence(self, base, X_real, proba, temperature):
-        """The base's own trust in its predictions ``proba`` for the cap: the
-        max probability at ``temperature``, and where no sample's reaches
-        ``threshold``, its real labels' included, that over the highest. Such
-        a base cannot say "sure" (5-nearest neighbours with 4 labels per
-        class say 4/5 at most) and would otherwise block every sample.
-
-        Once a round's base has said "sure", later rounds read it raw: the
-        samples left unlabelled late in a run are the hard ones, and a base
-        refitted on many pseudo-labels may fit its few real labels loosely -
-        neither says the base cannot be sure, and reading them relative to
-        their highest would admit the hardest samples wholesale.
-        """
-        confidence = scale_proba(proba, temperature).max(axis=1)
-        if self._base_said_sure:
-            return confidence
-        ceiling = confidence.max()
-        if ceiling <= self.threshold:  # the pool cannot pass: can the real labels?
-            in_sample = self._align_proba(base, base.predict_proba(X_real))
-            ceiling = max(ceiling, scale_proba(in_sample, temperature).max())
-        if ceiling > self.threshold:
-            self._base_said_sure = True
-            return confidence
-        return confidence / ceiling
 
     def _neighbor_space(self, X_real):
         """MetaErr's ``neighbor_space``: ``"auto"`` resolved (see the docstring)."""

@@ -979,38 +979,6 @@ def test_fallback_reads_a_base_wrong_out_of_fold_raw(digits):
     assert first["n_added"] == 0
 
 
-class _SaysAtMost(ClassifierMixin, BaseEstimator):
-    """A fitted-looking base whose every prediction has max probability ``top``."""
-
-    def __init__(self, top=0.7):
-        self.top = top
-        self.classes_ = np.array([0, 1])
-
-    def predict_proba(self, X):
-        return np.tile([self.top, 1.0 - self.top], (len(X), 1))
-
-
-def test_cap_reads_a_base_raw_once_it_has_said_sure():
-    # Late in a run the pool left is the hard part, and a base refitted on
-    # many pseudo-labels can fit its real labels loosely: that its highest
-    # probability falls below the threshold then says nothing about whether
-    # it can be sure, and reading it relative to that ceiling would admit the
-    # hardest samples wholesale.
-    X_real = np.zeros((4, 1))
-    model = SelfTrainingWithMetaErr(_base(), threshold=0.9)
-    model.classes_ = np.array([0, 1])
-    model._base_said_sure = False
-    low = np.array([[0.7, 0.3], [0.4, 0.6]])
-    np.testing.assert_allclose(
-        model._cap_confidence(_SaysAtMost(0.7), X_real, low, 1.0), [1.0, 0.6 / 0.7]
-    )
-    sure = np.array([[0.95, 0.05]])
-    model._cap_confidence(_SaysAtMost(0.95), X_real, sure, 1.0)
-    np.testing.assert_allclose(
-        model._cap_confidence(_SaysAtMost(0.7), X_real, low, 1.0), [0.7, 0.6]
-    )
-
-
 def test_cap_sharpens_an_under_confident_base(digits):
     # Standardised logistic regression on 50 digits is right more often than
     # its probabilities say (out of fold): the cap sharpens them, and admits
