@@ -746,8 +746,23 @@ class SelfTrainingWithMetaErr(
         proba = np.zeros((real.size, self.classes_.size))
         for train, test in folds:
             fit_idx = np.concatenate([real[train], extra])
-            model = self._fit_base(X, fit_idx, fit_params)
-            proba[test] = self._proba(model, _safe_indexing(X, real[test]))
+            try:
+                model = self._fit_base(X, fit_idx, fit_params)
+                proba[test] = self._proba(model, _safe_indexing(X, real[test]))
+            except ValueError as error:
+                # A base sized for the whole labelled set (k-NN's n_neighbors,
+                # PCA's n_components) can fail on a fold's share of it, which
+                # the user never fitted it on: say where it failed.
+                raise ValueError(
+                    f"The base failed on an out-of-fold model fitted on "
+                    f"{train.size} of the {real.size} real labels (and "
+                    f"{extra.size} pseudo-labels) of {len(folds)} folds "
+                    f"({error}). MetaErr learns from real labels held out of "
+                    "the base's fit, so each fold's model sees fewer than all "
+                    "of them: label more samples, give the base settings that "
+                    "fit on that few, or use scikit-learn's "
+                    "SelfTrainingClassifier, which holds no labels out."
+                ) from error
         return proba
 
     def _accuracy(self, proba, y_real):

@@ -162,6 +162,23 @@ def test_class_with_a_single_label_rejected(digits):
         SelfTrainingWithMetaErr(_base(), cv=3).fit(X, y_semi)
 
 
+def test_base_that_cannot_fit_a_fold_named_in_the_error(digits):
+    # 3 classes x 2 labels: 5-NN fits the 6 (as SelfTrainingClassifier would
+    # fit it) but not a fold's 3, and scikit-learn's own message speaks of a
+    # fit the user never made.
+    X, y, _, _ = digits
+    keep = np.isin(y, [0, 1, 2])
+    X, y_semi = X[keep], _semi(y[keep], 2, 0)
+    with pytest.warns(UserWarning, match="fewer than cv=3"):
+        with pytest.raises(
+            ValueError,
+            match=r"out-of-fold model fitted on 3 of the 6 real labels.*"
+            r"n_neighbors = 5.*SelfTrainingClassifier",
+        ) as excinfo:
+            SelfTrainingWithMetaErr(KNeighborsClassifier(5)).fit(X, y_semi)
+    assert isinstance(excinfo.value.__cause__, ValueError)  # the base's own error
+
+
 def test_nothing_trusted_in_first_iteration(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
