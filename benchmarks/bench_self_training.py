@@ -52,7 +52,7 @@ from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 from metaerr_sk import SelfTrainingWithMetaErr
-from metaerr_sk._environment import run_environment
+from metaerr_sk._environment import describe_blas, run_environment
 from metaerr_sk._reporting import records_table, summarize_runs, summary_table
 
 RESULTS = Path(__file__).parent / "results"
@@ -627,7 +627,9 @@ def write_markdown(path, payload):
         f"Run time: {payload['seconds']:.0f} s on {env['cpus']} CPU cores"
         # pages from before the CPU model was recorded lack it
         + (f" ({env['cpu']})" if "cpu" in env else "")
-        + f", n_jobs={payload['n_jobs']}.",
+        + f", n_jobs={payload['n_jobs']}"
+        + (f"; BLAS: {describe_blas(env)}" if describe_blas(env) else "")
+        + ".",
         "",
         "## Target check",
         "",

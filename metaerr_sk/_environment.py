@@ -66,3 +66,19 @@ def run_environment(**extra):
     }
     env.update(extra)
     return env
+
+
+def describe_blas(env):
+    """The BLAS libraries of a recorded environment in words, kernels first:
+    OpenBLAS picks its kernels by CPU at run time, and one CPU model (AMD
+    EPYC) has run both ``SkylakeX`` and ``Haswell`` ones here, and the
+    self-training pages' numbers differ between the two. ``""`` where nothing
+    was recorded (pages from before the BLAS was)."""
+    described = []
+    for lib in env.get("blas", []):
+        words = f"{lib.get('internal_api')} {lib.get('version')}"
+        if lib.get("architecture"):
+            words += f" ({lib['architecture']} kernels)"
+        if words not in described:
+            described.append(words)
+    return ", ".join(described)

@@ -155,6 +155,7 @@ def test_bench_self_training_smoke(tmp_path):
     # the fully labelled ceiling is run, and how much of the gap ours closes
     assert "| gap_closed |" in first and "| all_labels |" in first
     assert "Stretch goal (half the gap" in first
+    assert "; BLAS: " in first  # which kernels gave these last digits
 
 
 def test_bench_self_training_counts_the_seeds_won_against_the_best_rival():

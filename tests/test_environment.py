@@ -3,7 +3,12 @@
 import os
 import platform
 
-from metaerr_sk._environment import blas_libraries, cpu_model, run_environment
+from metaerr_sk._environment import (
+    blas_libraries,
+    cpu_model,
+    describe_blas,
+    run_environment,
+)
 
 
 def test_cpu_model_falls_back_without_proc_cpuinfo(monkeypatch):
@@ -47,3 +52,31 @@ def test_run_environment_extra_keys_add_and_override():
     env = run_environment(device="cpu", cpus=99)
     assert env["device"] == "cpu"
     assert env["cpus"] == 99
+
+
+def test_describe_blas_names_each_library_and_its_kernels_once():
+    env = {
+        "blas": [
+            {
+                "internal_api": "openblas",
+                "version": "0.3.31",
+                "architecture": "Haswell",
+            },
+            {
+                "internal_api": "openblas",
+                "version": "0.3.30",
+                "architecture": "Haswell",
+            },
+            {
+                "internal_api": "openblas",
+                "version": "0.3.30",
+                "architecture": "Haswell",
+            },
+            {"internal_api": "mkl", "version": "2025.1", "architecture": None},
+        ]
+    }
+    assert describe_blas(env) == (
+        "openblas 0.3.31 (Haswell kernels), openblas 0.3.30 (Haswell kernels), "
+        "mkl 2025.1"
+    )
+    assert describe_blas({}) == ""  # a page from before the BLAS was recorded
