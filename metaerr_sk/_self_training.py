@@ -165,6 +165,9 @@ class SelfTrainingWithMetaErr(
         real labels than an int ``cv``, the folds shrink to that count, with a
         warning (2 labels per class run on 2 folds); a class with a single real
         label is a ``ValueError``, as no fold's model could have seen it.
+        Each fold's model sees only part of the real labels: a base that needs
+        more samples than that (5-nearest neighbours on 2 labels of each of 3
+        classes, folds of 3) raises a ``ValueError`` naming the fold.
 
     oof_fit : {"real", "real+pseudo"}, default="real"
         What each fold's model trains on. ``"real"``: the other folds' real
