@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_predict
+from sklearn.utils.validation import _num_samples
 
 from ._semi_labels import plain_label
 
@@ -101,15 +102,28 @@ def out_of_fold_proba(
         Columns in sorted label order (``np.unique(y)``).
     """
     splitter = check_folds(y, cv, random_state)
-    return cross_val_predict(
-        estimator,
-        X,
-        y,
-        cv=splitter,
-        n_jobs=n_jobs,
-        method="predict_proba",
-        params=params,
-    )
+    try:
+        return cross_val_predict(
+            estimator,
+            X,
+            y,
+            cv=splitter,
+            n_jobs=n_jobs,
+            method="predict_proba",
+            params=params,
+        )
+    except ValueError as error:
+        # A base sized for the whole training set (k-NN's n_neighbors, PCA's
+        # n_components) can fail on a fold's share of it, a fit the user never
+        # made: say where it failed.
+        n_splits = splitter.get_n_splits(X, y)
+        raise ValueError(
+            f"The base failed on an out-of-fold model, {n_splits} folds of the "
+            f"{_num_samples(X)} training samples ({error}). MetaErr learns from "
+            "the base's errors on samples held out of its fit, so each fold's "
+            "model sees (cv - 1) / cv of them: use more folds (cv), or give the "
+            "base settings that fit on that few."
+        ) from error
 
 
 def error_target(proba, y, classes):

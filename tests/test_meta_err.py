@@ -13,6 +13,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_predict, train_test_split
 from sklearn.naive_bayes import GaussianNB
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -444,6 +445,20 @@ def test_class_smaller_than_folds(small_data, cv):
     y[:3] = 7
     with pytest.raises(ValueError, match=r"Class 7 has 3 member\(s\), fewer than cv=5"):
         MetaErrClassifier(LogisticRegression(), cv=cv).fit(X, y)
+
+
+def test_base_that_cannot_fit_a_fold_named_in_the_error():
+    # 7-NN fits the 9 samples but not a fold's 6, and scikit-learn's own
+    # message speaks of a fit the user never made.
+    X = np.random.default_rng(0).normal(size=(9, 3))
+    y = np.repeat([0, 1, 2], 3)
+    with pytest.raises(
+        ValueError,
+        match=r"out-of-fold model, 3 folds of the 9 training samples.*"
+        r"n_neighbors = 7.*use more folds",
+    ) as excinfo:
+        MetaErrClassifier(KNeighborsClassifier(7), cv=3).fit(X, y)
+    assert isinstance(excinfo.value.__cause__, ValueError)  # the base's own error
 
 
 @pytest.mark.parametrize(
