@@ -600,6 +600,7 @@ def plot(runs, path):
 
 def write_markdown(path, payload):
     env = payload["environment"]
+    blas = describe_blas(env)
     parts = [
         "# Self-training with MetaErr vs scikit-learn's self-training",
         "",
@@ -628,7 +629,7 @@ def write_markdown(path, payload):
         # pages from before the CPU model was recorded lack it
         + (f" ({env['cpu']})" if "cpu" in env else "")
         + f", n_jobs={payload['n_jobs']}"
-        + (f"; BLAS: {describe_blas(env)}" if describe_blas(env) else "")
+        + (f"; BLAS: {blas}" if blas else "")
         + ".",
         "",
         "## Target check",

@@ -113,17 +113,27 @@ def out_of_fold_proba(
             params=params,
         )
     except ValueError as error:
-        # A base sized for the whole training set (k-NN's n_neighbors, PCA's
-        # n_components) can fail on a fold's share of it, a fit the user never
-        # made: say where it failed.
-        n_splits = splitter.get_n_splits(X, y)
-        raise ValueError(
-            f"The base failed on an out-of-fold model, {n_splits} folds of the "
-            f"{_num_samples(X)} training samples ({error}). MetaErr learns from "
-            "the base's errors on samples held out of its fit, so each fold's "
-            "model sees (cv - 1) / cv of them: use more folds (cv), or give the "
-            "base settings that fit on that few."
+        raise fold_fit_error(
+            error,
+            f", {splitter.get_n_splits(X, y)} folds of the {_num_samples(X)} "
+            "training samples",
+            "MetaErr learns from the base's errors on samples held out of its "
+            "fit, so each fold's model sees (cv - 1) / cv of them: use more "
+            "folds (cv), or give the base settings that fit on that few.",
         ) from error
+
+
+def fold_fit_error(error, fitted_on, advice):
+    """The ``ValueError`` for a base that failed on an out-of-fold model.
+
+    A base sized for the whole training set (k-NN's ``n_neighbors``, PCA's
+    ``n_components``) can fail on a fold's share of it, a fit the user never
+    made, and its own message does not say so. ``fitted_on`` follows "an
+    out-of-fold model" and says what that model saw; ``advice`` says what to do.
+    """
+    return ValueError(
+        f"The base failed on an out-of-fold model{fitted_on} ({error}). {advice}"
+    )
 
 
 def error_target(proba, y, classes):

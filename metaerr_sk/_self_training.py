@@ -56,7 +56,7 @@ from ._confidence_cap import ConfidenceCap
 from ._delegation import PredictsWithFittedBase, route_fit_to_base
 from ._meta_err import MetaErrClassifier
 from ._meta_learners import META_LEARNERS
-from ._oof import few_label_folds, meta_learner_oof_auroc
+from ._oof import few_label_folds, fold_fit_error, meta_learner_oof_auroc
 from ._pseudo_labels import k_best_count, select_trusted
 from ._round_report import (
     round_message,
@@ -576,8 +576,9 @@ class SelfTrainingWithMetaErr(
                 )
                 oof_auroc, oof_auroc_msp = meta_learner_oof_auroc(meta, folds)
                 cap_temperature = cap.temperature(oof, y_real) if cap else float("nan")
+                oof_accuracy = self._accuracy(oof, y_real)
                 if real_accuracy is None:  # the first round: real labels only
-                    real_accuracy = self._accuracy(oof, y_real)
+                    real_accuracy = oof_accuracy
 
             # With no pseudo-label yet the base would be fitted on the real
             # labels alone: MetaErr's own refit is that very model.
@@ -595,7 +596,7 @@ class SelfTrainingWithMetaErr(
                     partial(self._proba, base, X_real),
                     temperature=cap_temperature,
                     fallback=meta.meta_learner_ is None,
-                    accuracy=self._accuracy(oof, y_real),
+                    accuracy=oof_accuracy,
                 )
             pred_index = np.argmax(proba, axis=1)
             chosen = select_trusted(
@@ -732,11 +733,9 @@ class SelfTrainingWithMetaErr(
         )
 
     def _proba(self, model, X):
-        """``model``'s probabilities for ``X``, in ``classes_`` order."""
-        return self._align_proba(model, model.predict_proba(X))
-
-    def _align_proba(self, model, proba):
-        """Columns of ``proba`` in ``classes_`` order (a class may be missing)."""
+        """``model``'s probabilities for ``X``, in ``classes_`` order (a class
+        its training rows lacked gets a column of zeros)."""
+        proba = model.predict_proba(X)
         if np.array_equal(model.classes_, self.classes_):
             return proba
         out = np.zeros((proba.shape[0], self.classes_.size))
@@ -753,18 +752,15 @@ class SelfTrainingWithMetaErr(
                 model = self._fit_base(X, fit_idx, fit_params)
                 proba[test] = self._proba(model, _safe_indexing(X, real[test]))
             except ValueError as error:
-                # A base sized for the whole labelled set (k-NN's n_neighbors,
-                # PCA's n_components) can fail on a fold's share of it, which
-                # the user never fitted it on: say where it failed.
-                raise ValueError(
-                    f"The base failed on an out-of-fold model fitted on "
-                    f"{train.size} of the {real.size} real labels (and "
-                    f"{extra.size} pseudo-labels) of {len(folds)} folds "
-                    f"({error}). MetaErr learns from real labels held out of "
-                    "the base's fit, so each fold's model sees fewer than all "
-                    "of them: label more samples, give the base settings that "
-                    "fit on that few, or use scikit-learn's "
-                    "SelfTrainingClassifier, which holds no labels out."
+                raise fold_fit_error(
+                    error,
+                    f" fitted on {train.size} of the {real.size} real labels "
+                    f"(and {extra.size} pseudo-labels) of {len(folds)} folds",
+                    "MetaErr learns from real labels held out of the base's "
+                    "fit, so each fold's model sees fewer than all of them: "
+                    "label more samples, give the base settings that fit on "
+                    "that few, or use scikit-learn's SelfTrainingClassifier, "
+                    "which holds no labels out.",
                 ) from error
         return proba
 
