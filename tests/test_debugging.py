@@ -719,6 +719,27 @@ def test_bench_debugging_checks_every_budget_against_its_own_arms():
     assert [r["loop_gain_over_base"] for r in table] == pytest.approx([0.11, 0.1])
 
 
+def test_bench_debugging_console_judges_a_loop_against_the_base():
+    bench = _bench_module()
+
+    def score(heldout):
+        return {"heldout_acc": {"mean": heldout}, "test_acc": {"mean": 0.8}}
+
+    arms = dict.fromkeys(bench.CURVE_ARMS, score(0.55))
+    arms.update(
+        {"base": score(0.5), "+E_sample": score(0.6), "+whole_pool": score(0.5)}
+    )
+    arms["+nn_filter"] = score(0.7)  # +0.10 over +E_sample: the loop needs +0.05
+    rows = {r["arm"]: r for r in bench.acceptance({"d": arms})}
+    # +0.05 over the base, -0.05 under +E_sample: met without deployment labels
+    loop = bench.target_line(rows["+metaerr_nn_vote"])
+    assert "gain +0.0500 over base" in loop and loop.endswith(" met")
+    assert rows["+metaerr_nn_vote"]["met"] is False
+    labelled = bench.target_line(rows["+nn_filter"])
+    assert "over +E_sample" in labelled and labelled.endswith(" met")
+    assert bench.target_line(rows["+nn"]).endswith("MISSED")
+
+
 def test_bench_debugging_pages_on_other_seeds_do_not_overwrite_the_committed_ones():
     bench = _bench_module()
     assert bench.seeds_suffix(bench.SEEDS) == ""
