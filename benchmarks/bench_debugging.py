@@ -68,8 +68,13 @@ failing clusters' favour.
 
     python benchmarks/bench_debugging.py            # full run, writes results/
     python benchmarks/bench_debugging.py --smoke    # Fashion-MNIST, small, 1 seed
+
+The variant pages ran before MNIST was added: to re-make them as committed, add
+``--datasets cifar10-resnet20 fashion-mnist-pca50`` to the first three below.
+
     python benchmarks/bench_debugging.py --base mlp # the MLP base's page
     python benchmarks/bench_debugging.py --pool-size 0  # the uncapped pool's page
+    python benchmarks/bench_debugging.py --failing-cluster random
     python benchmarks/bench_debugging.py --retrieval-embedding resnet56  # CIFAR-10
 """
 
