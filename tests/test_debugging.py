@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from metaerr_sk import DataCentricDebugger, MetaErrClassifier
+from metaerr_sk._flag_label_check import compare_flag_labellings
 from metaerr_sk._flagged_labels import flagged_labels
 from metaerr_sk.neighbors import kneighbors_l2, select_neighbors
 
@@ -375,6 +376,7 @@ def test_metaerr_label_filter_votes_weak_labels(gap):
         n_neighbors=9,
         budget=40,
         label_filter=True,
+        flag_labels="vote",
     ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
     flagged = X_deploy[dcd.error_indices_]
     _, ind = kneighbors_l2(flagged, X_pool, 9)
@@ -387,17 +389,26 @@ def test_metaerr_label_filter_votes_weak_labels(gap):
     assert set(y_pool[dcd.selected_]) <= set(dcd.error_labels_)
 
 
-def test_metaerr_pool_model_labels_come_from_train_plus_pool(gap):
+def _filtered_loop(gap, **extra):
+    """The label-filtered MetaErr loop on the gap problem: its parameters, and
+    ``fit``'s pool and deployment set (half covered, half from the gap)."""
     X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
-    X_deploy = np.vstack([X[:40], X_held[:40]])
     params = dict(
         error_source="metaerr",
         meta_estimator=MetaErrClassifier(LogisticRegression(), random_state=0),
         n_flagged=20,
         budget=40,
         label_filter=True,
+        **extra,
     )
-    kw = dict(X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
+    X_deploy = np.vstack([X[:40], X_held[:40]])
+    return params, dict(X_pool=X_pool, y_pool=y_pool, X_deploy=X_deploy)
+
+
+def test_metaerr_pool_model_labels_come_from_train_plus_pool(gap):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    params, kw = _filtered_loop(gap)
+    X_deploy = kw["X_deploy"]
     dcd = DataCentricDebugger(_base(), flag_labels="pool_model", **params).fit(
         X, y, **kw
     )
@@ -411,7 +422,7 @@ def test_metaerr_pool_model_labels_come_from_train_plus_pool(gap):
         X, y, X_pool=X_pool, y_pool=y_pool, X_error=flagged, y_error=dcd.error_labels_
     )
     np.testing.assert_array_equal(dcd.selected_, as_labelled.selected_)
-    vote = DataCentricDebugger(_base(), **params).fit(X, y, **kw)
+    vote = DataCentricDebugger(_base(), flag_labels="vote", **params).fit(X, y, **kw)
     assert not np.array_equal(vote.error_labels_, dcd.error_labels_)
     # without the label filter the flagged samples need no label
     params["label_filter"] = False
@@ -445,6 +456,7 @@ def test_torch_neighbors_backend_selects_the_same(gap, label_filter, monkeypatch
             n_flagged=20,
             budget=40,
             label_filter=label_filter,
+            flag_labels="vote",
             neighbors_backend=backend,
         ).fit(X, y, X_pool=X_pool, y_pool=y_pool, X_deploy=X_held[:60])
         for backend in ("numpy", "torch")
@@ -762,3 +774,80 @@ def test_bench_debugging_refuses_bad_options(tmp_path, data_dir, options, messag
     done = _run_bench_smoke(tmp_path, data_dir, options, timeout=300, check=False)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+def test_compare_flag_labellings_prefers_the_labelling_that_is_right():
+    # symmetric noise: 40 % of the weak labels are any other of 10 classes
+    rng = np.random.RandomState(0)
+    truth = rng.randint(10, size=600)
+    noisy = rng.rand(600) < 0.4
+    y_pool = np.where(noisy, (truth + rng.randint(1, 10, size=600)) % 10, truth)
+    Z_pool = rng.normal(size=(600, 3))
+    Z_flagged = rng.normal(size=(15, 3))
+    calls = []
+
+    def right(proxies, reference):
+        calls.append((proxies, reference))
+        return truth[proxies]
+
+    def guess(proxies, reference):
+        return np.random.RandomState(1).randint(10, size=proxies.size)
+
+    # the error probability: high for the first half of the pool's rows
+    p_error = np.where(np.arange(600) < 300, 0.9, 0.1) - np.arange(600) * 1e-5
+    agreement = compare_flag_labellings(
+        Z_flagged,
+        Z_pool,
+        y_pool,
+        labellings={"right": right, "guess": guess},
+        error_proba=lambda rows: p_error[rows],
+        n_neighbors=8,
+        search=kneighbors_l2,
+        rng=np.random.RandomState(0),
+        n_splits=2,
+    )
+    # the right labelling reproduces the weak labels the noise left right
+    proxies = np.concatenate([c[0] for c in calls])
+    assert agreement["right"] == pytest.approx(np.mean(~noisy[proxies]))
+    assert agreement["right"] > 0.4 > 0.2 > agreement["guess"]
+    # cross-fitted: each half's proxies are labelled from the other half only,
+    # on two random splits
+    assert len(calls) == 4
+    splits = [(calls[0], calls[1]), (calls[2], calls[3])]
+    for (p0, r0), (p1, r1) in splits:
+        assert np.intersect1d(p0, r0).size == 0 and np.intersect1d(p1, r1).size == 0
+        assert np.union1d(r0, r1).size == 600 and np.intersect1d(r0, r1).size == 0
+    assert not np.array_equal(np.sort(calls[0][1]), np.sort(calls[2][1]))
+    for proxies, reference in calls:
+        held = np.setdiff1d(np.arange(600), reference)
+        _, near = kneighbors_l2(Z_flagged, Z_pool[held], 8)
+        near = held[np.unique(near)]
+        # as many proxies as flags, the likeliest failures among the neighbours
+        assert proxies.size == 15
+        assert p_error[proxies].min() >= np.sort(p_error[near])[-15]
+
+
+def test_metaerr_auto_flag_labels_takes_the_labelling_that_agrees_more(gap, capsys):
+    X, y, X_err, y_err, X_pool, y_pool, X_held, y_held = gap
+    params, kw = _filtered_loop(gap, random_state=0)
+    X_deploy = kw["X_deploy"]
+    auto = DataCentricDebugger(_base(), flag_labels="auto", verbose=1, **params)
+    auto.fit(X, y, **kw)
+    shares = auto.flag_label_agreement_
+    assert set(shares) == {"vote", "pool_model"}
+    assert all(0.0 <= s <= 1.0 for s in shares.values())
+    chosen = "pool_model" if shares["pool_model"] > shares["vote"] else "vote"
+    assert auto.flag_labels_ == chosen
+    assert f"labelled by {chosen!r}" in capsys.readouterr().out
+    # then the loop runs as with that labelling named
+    named = DataCentricDebugger(_base(), flag_labels=chosen, **params).fit(X, y, **kw)
+    assert named.flag_labels_ == chosen
+    assert not hasattr(named, "flag_label_agreement_")
+    np.testing.assert_array_equal(auto.error_labels_, named.error_labels_)
+    np.testing.assert_array_equal(auto.selected_, named.selected_)
+    # a one-sample pool has no halves to compare: the vote
+    tiny = DataCentricDebugger(_base(), flag_labels="auto", **params)
+    tiny.set_params(budget=None, n_neighbors=1, meta_estimator=None)
+    tiny.set_params(estimator=LogisticRegression())
+    tiny.fit(X, y, X_pool=X_pool[:1], y_pool=y_pool[:1], X_deploy=X_deploy)
+    assert tiny.flag_labels_ == "vote"
