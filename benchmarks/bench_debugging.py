@@ -46,7 +46,10 @@ weighted by the weak labels of their nearest pool samples
 (``+metaerr_nn_vote``), or the prediction of the base fitted on train + the
 whole noisy pool (``+metaerr_nn_pool_labels``, ``flag_labels="pool_model"``;
 with the budget shared evenly over the flags,
-``+metaerr_nn_pool_labels_per_error``). Target, per dataset: nearest-neighbour
+``+metaerr_nn_pool_labels_per_error``), or whichever of the two reproduces more
+weak labels of the pool's look-alikes of the flags (``flag_labels="auto"``,
+the default: ``+metaerr_nn_auto``, and ``+metaerr_nn_auto_per_error`` with the
+budget shared over the flags). Target, per dataset: nearest-neighbour
 selection beats the best baseline whose original-test accuracy stays within 1
 point of the base's by >= 5 points of debug-heldout accuracy, and the
 MetaErr-driven loop recovers >= half of that gain. ``met`` measures the loop
@@ -56,15 +59,16 @@ the one baseline that uses no deployment labels either. Per run, the results
 also give the flagged samples' share from E, the accuracy of their estimated
 labels, how many of the nearest pool samples that the label vote reads truly
 share a flagged sample's class (``flag_neighbors_same_class``: what caps the
-vote) and, as a reference, the heldout accuracy with their true labels; for
-every selection at the main budget, the share of its samples from the failing
-clusters and with a right weak label; and two references of retrieval that use
-what no method knows (which pool samples come from the failing clusters, and
-their true labels): train + E_sample + all of them with their true labels, and +
-only those whose weak label is right (what a perfect retrieval with a perfect
-label filter adds). They are not upper bounds: a selection also adds pool
-samples from other clusters, and noisy labels can move the boundary in the
-failing clusters' favour.
+vote), as a reference the heldout accuracy with the flagged samples' true
+labels, and the labelling ``flag_labels="auto"`` took with the weak-label
+agreement it took it on; for every selection at the main budget, the share of
+its samples from the failing clusters and with a right weak label; and two
+references of retrieval that use what no method knows (which pool samples come
+from the failing clusters, and their true labels): train + E_sample + all of
+them with their true labels, and + only those whose weak label is right (what a
+perfect retrieval with a perfect label filter adds). They are not upper
+bounds: a selection also adds pool samples from other clusters, and noisy
+labels can move the boundary in the failing clusters' favour.
 
     python benchmarks/bench_debugging.py            # full run, writes results/
     python benchmarks/bench_debugging.py --smoke    # Fashion-MNIST, small, 1 seed
@@ -119,6 +123,8 @@ METAERR_LOOPS = (
     "+metaerr_nn_vote",
     "+metaerr_nn_pool_labels",
     "+metaerr_nn_pool_labels_per_error",
+    "+metaerr_nn_auto",
+    "+metaerr_nn_auto_per_error",
 )
 # the arms with a budget: one curve each on the plot
 CURVE_ARMS = ("+random", *LABELLED_SELECTIONS, *METAERR_LOOPS)
@@ -394,7 +400,9 @@ def _run_one(key, seed, cfg, smoke):
             pool_candidates="misclassified",
         ),
         "+metaerr_nn": lambda b: metaerr_loop(b),
-        "+metaerr_nn_vote": lambda b: metaerr_loop(b, label_filter=True),
+        "+metaerr_nn_vote": lambda b: metaerr_loop(
+            b, label_filter=True, flag_labels="vote"
+        ),
         "+metaerr_nn_pool_labels": lambda b: metaerr_loop(
             b, label_filter=True, flag_labels="pool_model"
         ),
@@ -405,6 +413,14 @@ def _run_one(key, seed, cfg, smoke):
             label_filter=True,
             flag_labels="pool_model",
             budget_allocation="per_error",
+        ),
+        # the labelling chosen per run, by which of the two reproduces more
+        # weak labels of the pool's look-alikes of the flags
+        "+metaerr_nn_auto": lambda b: metaerr_loop(
+            b, label_filter=True, flag_labels="auto"
+        ),
+        "+metaerr_nn_auto_per_error": lambda b: metaerr_loop(
+            b, label_filter=True, flag_labels="auto", budget_allocation="per_error"
         ),
     }
     scores = {
@@ -437,6 +453,9 @@ def _run_one(key, seed, cfg, smoke):
                     flagged_model = model
                 if arm == "+metaerr_nn_pool_labels":
                     pool_labels_model = model
+                if arm == "+metaerr_nn_auto":
+                    info["auto_flag_labels"] = model.flag_labels_
+                    info["auto_flag_label_agreement"] = model.flag_label_agreement_
     # How far the label-free loop is from what labels would give: the flagged
     # samples' share from E, the accuracy of their estimated labels, and the
     # same flagged samples with their true labels (a reference that uses the
@@ -791,6 +810,13 @@ def main(argv=None):
             "flag_label_acc": r["info"]["flag_label_acc"],
             "flag_label_acc_pool_model": r["info"]["flag_label_acc_pool_model"],
             "flag_neighbors_same_class": r["info"]["flag_neighbors_same_class"],
+            # flag_labels="auto": the pool look-alikes' weak labels each
+            # labelling reproduces, and the one it took
+            "auto_vote_agreement": r["info"]["auto_flag_label_agreement"]["vote"],
+            "auto_pool_model_agreement": r["info"]["auto_flag_label_agreement"][
+                "pool_model"
+            ],
+            "auto_flag_labels": r["info"]["auto_flag_labels"],
             "flagged_true_labels_heldout": r["info"]["flagged_true_labels"][
                 "heldout_acc"
             ],
