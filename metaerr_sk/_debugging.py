@@ -154,10 +154,10 @@ class DataCentricDebugger(
         samples, but also the pool's label noise. On CIFAR-10 at budget 1000
         (``benchmarks/results/debugging.md``, with ``label_filter`` and
         ``budget_allocation="per_error"``) it raised the debug-heldout gain
-        over retraining on the error sample alone from 3.2 to 5.0 points, with
+        over retraining on the error sample alone from 3.3 to 5.0 points, with
         49 % of the selected weak labels right instead of 83 % and original-test
         accuracy 0.5 points lower than without it; on Fashion-MNIST it did not
-        help (15.6 against 16.2 points, test accuracy 1.4 points lower).
+        help (15.6 against 16.1 points, test accuracy 1.4 points lower).
         ``error_source="metaerr"`` uses MetaErr's refitted base, no extra fit.
 
     strategy : {"nearest", "random"}, default="nearest"
