@@ -602,6 +602,7 @@ def test_missing_or_misplaced_error_sample(gap):
         ({"budget_allocation": "even"}, "'budget_allocation' parameter"),
         ({"pool_candidates": "hard"}, "'pool_candidates' parameter"),
         ({"flag_labels": "oracle"}, "'flag_labels' parameter"),
+        ({"n_flag_label_splits": 0}, "'n_flag_label_splits' parameter"),
         ({"error_source": "oracle"}, "'error_source' parameter"),
         ({"neighbors_backend": "annoy"}, "'neighbors_backend' parameter"),
     ],
