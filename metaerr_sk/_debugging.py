@@ -678,28 +678,37 @@ class DataCentricDebugger(
         self, X, y, X_err, Z_err, X_pool, Z_pool, y_pool, base_guess, base_params, rng
     ):
         """Estimated labels of the flagged samples, as ``flag_labels`` says."""
-        fit_params = (X, y, base_params)
+
+        def pool_model(rows=None):
+            """A clone of the base fitted on the training data plus the pool
+            rows ``rows`` (None: all of them) with their weak labels."""
+            added = (
+                (X_pool, y_pool)
+                if rows is None
+                else (take_rows(X_pool, rows), y_pool[rows])
+            )
+            return self._fit_base_with(X, y, [added], base_params)
+
         self.flag_labels_ = self.flag_labels
         if self.flag_labels == "auto":
             agreement = self.flag_label_agreement_ = self._check_flag_labellings(
-                Z_err, X_pool, Z_pool, y_pool, fit_params, rng
+                Z_err, X_pool, Z_pool, y_pool, pool_model, rng
             )
             # a tie (or a pool too small to halve) keeps the vote, the cheaper
             better = agreement["pool_model"] > agreement["vote"]
             self.flag_labels_ = "pool_model" if better else "vote"
         if self.flag_labels_ == "pool_model":
-            model = self._fit_base_with(X, y, [(X_pool, y_pool)], base_params)
-            self.error_labels_ = model.predict(X_err)
+            self.error_labels_ = pool_model().predict(X_err)
         else:
             self.error_labels_ = self._vote_labels(Z_err, Z_pool, y_pool, base_guess)
         return self.error_labels_
 
-    def _check_flag_labellings(self, Z_err, X_pool, Z_pool, y_pool, fit_params, rng):
+    def _check_flag_labellings(self, Z_err, X_pool, Z_pool, y_pool, pool_model, rng):
         """Agreement of each labelling with the weak labels of pool look-alikes
-        of the flagged samples (see ``compare_flag_labellings``)."""
+        of the flagged samples (see ``compare_flag_labellings``); ``pool_model``
+        fits the base on the training data plus given pool rows."""
         if Z_pool.shape[0] < 2:  # no halves to cross-check
             return {"vote": np.nan, "pool_model": np.nan}
-        X, y, base_params = fit_params
         meta = self.meta_estimator_
 
         def vote(proxies, reference):
@@ -708,16 +717,14 @@ class DataCentricDebugger(
                 Z_pool[proxies], Z_pool[reference], y_pool[reference], guess
             )
 
-        def pool_model(proxies, reference):
-            added = [(take_rows(X_pool, reference), y_pool[reference])]
-            model = self._fit_base_with(X, y, added, base_params)
-            return model.predict(take_rows(X_pool, proxies))
+        def refitted(proxies, reference):
+            return pool_model(reference).predict(take_rows(X_pool, proxies))
 
         return compare_flag_labellings(
             Z_err,
             Z_pool,
             y_pool,
-            labellings={"vote": vote, "pool_model": pool_model},
+            labellings={"vote": vote, "pool_model": refitted},
             error_proba=lambda rows: meta.predict_error_proba(take_rows(X_pool, rows)),
             n_neighbors=self.n_neighbors,
             search=self._kneighbors,
