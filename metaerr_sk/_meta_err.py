@@ -33,7 +33,11 @@ from sklearn.utils.validation import (
 )
 
 from ._delegation import route_fit_to_base
-from ._meta_features import FEATURE_GROUPS, NeighborhoodFeatures, build_meta_features
+from ._meta_features import (
+    NeighborhoodFeatures,
+    build_meta_features,
+    check_feature_groups,
+)
 from ._meta_learners import META_LEARNERS
 from ._oof import check_precomputed_proba, error_target, out_of_fold_proba
 
@@ -296,7 +300,7 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             Fitted estimator.
         """
         _raise_for_params(fit_params, self, "fit")
-        features = self._check_features()
+        features = check_feature_groups(self.features)
         X, y = self._validate_fit_data(X, y)
         check_classification_targets(y)
 
@@ -339,16 +343,6 @@ class MetaErrClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
             self.meta_features_, self.oof_error_
         )
         return self
-
-    def _check_features(self):
-        features = tuple(self.features)
-        unknown = set(features) - set(FEATURE_GROUPS)
-        if not features or unknown:
-            raise ValueError(
-                f"features must be a non-empty subset of {FEATURE_GROUPS}, got "
-                f"{self.features!r}."
-            )
-        return features
 
     def _validate_fit_data(self, X, y):
         if _takes_raw_input(self.estimator):

@@ -33,6 +33,17 @@ _EPS = 1e-7
 _LOG_CLIP = 10.0
 
 
+def check_feature_groups(features):
+    """``features`` as a tuple, or a ``ValueError`` naming the groups there are."""
+    groups = tuple(features)
+    if not groups or set(groups) - set(FEATURE_GROUPS):
+        raise ValueError(
+            f"features must be a non-empty subset of {FEATURE_GROUPS}, got "
+            f"{features!r}."
+        )
+    return groups
+
+
 def confidence_features(proba):
     """Classic confidence scores of each row, shape ``(n_samples, 6)``.
 

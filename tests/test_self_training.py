@@ -499,6 +499,9 @@ def test_no_base_is_fitted_twice_on_the_same_rows(digits, params, expected_sizes
         ({"max_iter": 0}, "max_iter"),
         ({"neighbor_space": "pixels"}, "neighbor_space"),
         ({"pseudo_label_weight": -1.0}, "pseudo_label_weight"),
+        ({"features": "confidence"}, "features"),
+        ({"features": ("confidence", "margin")}, "features must be a non-empty"),
+        ({"features": ()}, "features must be a non-empty"),
     ],
 )
 def test_invalid_parameters_rejected(digits, params, match):
@@ -507,14 +510,48 @@ def test_invalid_parameters_rejected(digits, params, match):
         SelfTrainingWithMetaErr(_base(), **params).fit(X[:60], _semi(y[:60], 3, 0))
 
 
+def _one_round(X, y_semi, **params):
+    """A seeded one-iteration fit, to compare settings on."""
+    return SelfTrainingWithMetaErr(_base(), max_iter=1, random_state=0, **params).fit(
+        X, y_semi
+    )
+
+
+def test_features_reach_metaerr_and_change_what_it_trusts(digits):
+    X, y, _, _ = digits
+    y_semi = _semi(y, 5, 0)
+
+    def fitted(**params):
+        return _one_round(X, y_semi, **params)
+
+    default, lean = fitted(), fitted(features=["confidence", "neighbors"])
+    assert (
+        default.meta_estimator_.features
+        == SelfTrainingWithMetaErr(_base()).get_params()["features"]
+    )
+    assert tuple(lean.meta_estimator_.features) == ("confidence", "neighbors")
+    # 6 confidence + 5 neighbourhood columns, against 6 + 10 + 10 + 5
+    assert lean.meta_estimator_.meta_features_.shape[1] == 11
+    assert default.meta_estimator_.meta_features_.shape[1] == 31
+    assert not np.array_equal(default.labeled_iter_, lean.labeled_iter_)
+
+
+def test_unknown_feature_group_is_refused_before_any_fit(digits):
+    X, y, _, _ = digits
+    _FitRecorder.sizes = []
+    with pytest.raises(ValueError, match="'margin'"):
+        SelfTrainingWithMetaErr(_FitRecorder(), features=("confidence", "margin")).fit(
+            X[:60], _semi(y[:60], 3, 0)
+        )
+    assert _FitRecorder.sizes == []
+
+
 def test_neighbor_space_reaches_metaerr(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
 
     def fitted(**params):
-        return SelfTrainingWithMetaErr(
-            _base(), max_iter=1, random_state=0, **params
-        ).fit(X, y_semi)
+        return _one_round(X, y_semi, **params)
 
     # numeric input: "auto" measures neighbourhoods in it as given, not
     # through the pipeline base's scaler fitted on the 50 labelled rows
