@@ -374,8 +374,10 @@ def acceptance(summary, runs):
     the sklearn configuration whose pseudo-label count is closest to ours.
 
     ``acc_seeds_won`` counts the seeds on which ours beats that best rival (same
-    seed, same data): where the means are a near-tie, it says whether the
-    difference has a consistent sign or is noise. ``gap_closed`` (where the run
+    seed, same data), and ``acc_margin`` ± ``acc_margin_se`` is the mean of
+    those per-seed differences and its standard error: where the means are a
+    near-tie, they say whether the difference has a consistent sign or is
+    noise. ``gap_closed`` (where the run
     has ``all_labels``): the fraction of the gap between supervised-only and
     the fully labelled base that ours closes, from the means."""
     rows = []
@@ -400,6 +402,7 @@ def acceptance(summary, runs):
                 "rival_acc": methods[best_rival]["accuracy"]["mean"],
                 "acc_met": bool(acc > methods[best_rival]["accuracy"]["mean"]),
                 "acc_seeds_won": _seeds_won(runs, cell, best_rival),
+                **_paired_margin(runs, cell, best_rival),
                 "metaerr_prec": ours["pseudo_precision"]["mean"],
                 "metaerr_n": n_ours,
                 "closest_count": closest,
@@ -456,6 +459,21 @@ def _seeds_won(runs, cell, rival):
         for r in cell_runs
     )
     return f"{won}/{len(cell_runs)}"
+
+
+def _paired_margin(runs, cell, rival):
+    """``{"acc_margin", "acc_margin_se"}``: ours minus ``rival``'s accuracy,
+    seed by seed, averaged, and the standard error of that mean (``nan`` for
+    one seed). Pairing by seed takes out what the seed's labels do to both."""
+    diffs = np.array(
+        [
+            r["scores"]["metaerr"]["accuracy"] - r["scores"][rival]["accuracy"]
+            for r in runs
+            if r["cell"] == cell
+        ]
+    )
+    se = diffs.std(ddof=1) / np.sqrt(diffs.size) if diffs.size > 1 else np.nan
+    return {"acc_margin": float(diffs.mean()), "acc_margin_se": float(se)}
 
 
 def metaerr_settings(overrides):
@@ -636,7 +654,10 @@ def write_markdown(path, payload):
         "",
         "acc_met: SelfTrainingWithMetaErr's mean test accuracy beats supervised-only "
         "and every sklearn configuration (best_rival); acc_seeds_won: on how many "
-        "seeds it beats that rival, seed by seed. prec_met: its mean "
+        "seeds it beats that rival, seed by seed; acc_margin ± acc_margin_se: "
+        "their accuracy difference, seed by seed, averaged, and its standard "
+        "error (a margin within about one standard error of zero is a tie). "
+        "prec_met: its mean "
         "pseudo-label precision beats the sklearn configuration with the closest "
         "mean pseudo-label count. issue_ref_*: the issue's earlier measurements "
         "(best sklearn self-training, supervised-only), for comparison only."
@@ -833,7 +854,8 @@ def write_outputs(payload, out, stem):
         print(
             f"{row['cell']:20s} ours {row['metaerr_acc']:.4f} vs {row['best_rival']} "
             f"{row['rival_acc']:.4f}: {'met' if row['acc_met'] else 'MISSED'} "
-            f"(won {row['acc_seeds_won']} seeds); "
+            f"(won {row['acc_seeds_won']} seeds, margin {row['acc_margin']:+.4f} "
+            f"± {row['acc_margin_se']:.4f}); "
             f"precision {row['metaerr_prec']:.4f} (n {row['metaerr_n']:.0f}) vs "
             f"{row['closest_count']} {row['closest_prec']:.4f} "
             f"(n {row['closest_n']:.0f}): {'met' if row['prec_met'] else 'MISSED'}"

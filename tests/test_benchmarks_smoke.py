@@ -182,6 +182,9 @@ def test_bench_self_training_counts_the_seeds_won_against_the_best_rival():
     (row,) = bench.acceptance(summary, runs)
     assert row["acc_met"] is True
     assert row["acc_seeds_won"] == "1/3"
+    # differences +0.25, -0.05, -0.05: mean 0.05, standard error 0.1
+    assert row["acc_margin"] == pytest.approx(0.05)
+    assert row["acc_margin_se"] == pytest.approx(0.1)
 
 
 def test_bench_self_training_measures_the_gap_closed_towards_all_labels():
