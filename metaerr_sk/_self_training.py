@@ -106,7 +106,7 @@ class SelfTrainingWithMetaErr(
         pseudo-labels more precise in 19 of 24 cells over three seed sets,
         from fewer of them, and lost test accuracy where more pseudo-labels
         pay (Fashion-MNIST, 10 labels per class: 1.0 point); on the seed sets
-        it was not tried on first, it and the default meet the targets in as
+        it was not tried on first, it and the default meet both targets in as
         many cells (``benchmarks/README.md``).
 
     min_errors : int, default=5
