@@ -401,8 +401,7 @@ def acceptance(summary, runs):
                 "best_rival": best_rival,
                 "rival_acc": methods[best_rival]["accuracy"]["mean"],
                 "acc_met": bool(acc > methods[best_rival]["accuracy"]["mean"]),
-                "acc_seeds_won": _seeds_won(runs, cell, best_rival),
-                **_paired_margin(runs, cell, best_rival),
+                **_against_rival(runs, cell, best_rival),
                 "metaerr_prec": ours["pseudo_precision"]["mean"],
                 "metaerr_n": n_ours,
                 "closest_count": closest,
@@ -451,20 +450,12 @@ def gap_check(rows):
     )
 
 
-def _seeds_won(runs, cell, rival):
-    """``"k/n"``: on k of the cell's n seeds ours beats ``rival``'s accuracy."""
-    cell_runs = [r for r in runs if r["cell"] == cell]
-    won = sum(
-        r["scores"]["metaerr"]["accuracy"] > r["scores"][rival]["accuracy"]
-        for r in cell_runs
-    )
-    return f"{won}/{len(cell_runs)}"
-
-
-def _paired_margin(runs, cell, rival):
-    """``{"acc_margin", "acc_margin_se"}``: ours minus ``rival``'s accuracy,
-    seed by seed, averaged, and the standard error of that mean (``nan`` for
-    one seed). Pairing by seed takes out what the seed's labels do to both."""
+def _against_rival(runs, cell, rival):
+    """Ours against ``rival`` seed by seed (same seed, same data):
+    ``acc_seeds_won`` ``"k/n"``, ours ahead on k of the cell's n seeds, and
+    ``acc_margin`` ± ``acc_margin_se``, the mean of ours minus ``rival``'s
+    accuracy and its standard error (``nan`` for one seed). Pairing by seed
+    takes out what the seed's labels do to both."""
     diffs = np.array(
         [
             r["scores"]["metaerr"]["accuracy"] - r["scores"][rival]["accuracy"]
@@ -473,7 +464,11 @@ def _paired_margin(runs, cell, rival):
         ]
     )
     se = diffs.std(ddof=1) / np.sqrt(diffs.size) if diffs.size > 1 else np.nan
-    return {"acc_margin": float(diffs.mean()), "acc_margin_se": float(se)}
+    return {
+        "acc_seeds_won": f"{int(np.sum(diffs > 0))}/{diffs.size}",
+        "acc_margin": float(diffs.mean()),
+        "acc_margin_se": float(se),
+    }
 
 
 def metaerr_settings(overrides):

@@ -2,6 +2,7 @@
 
 import pickle
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -521,9 +522,7 @@ def test_features_reach_metaerr_and_change_what_it_trusts(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
 
-    def fitted(**params):
-        return _one_round(X, y_semi, **params)
-
+    fitted = partial(_one_round, X, y_semi)
     default, lean = fitted(), fitted(features=["confidence", "neighbors"])
     assert (
         default.meta_estimator_.features
@@ -550,9 +549,7 @@ def test_neighbor_space_reaches_metaerr(digits):
     X, y, _, _ = digits
     y_semi = _semi(y, 5, 0)
 
-    def fitted(**params):
-        return _one_round(X, y_semi, **params)
-
+    fitted = partial(_one_round, X, y_semi)
     # numeric input: "auto" measures neighbourhoods in it as given, not
     # through the pipeline base's scaler fitted on the 50 labelled rows
     auto, raw, scaled = (
