@@ -27,6 +27,8 @@ over seeds.
     python benchmarks/bench_self_training.py --smoke    # digits, 1 seed, CI
     python benchmarks/bench_self_training.py --render benchmarks/results/X.json
                                         # rewrite a page from its JSON's runs
+    python benchmarks/bench_self_training.py --merge A.json B.json --stem AB
+                                        # one page from two pages' seeds
 """
 
 import argparse
@@ -611,6 +613,20 @@ def plot(runs, path):
     plt.close(fig)
 
 
+def pooled_sentence(payload):
+    """Where a merged page's runs come from (``--merge``)."""
+    pages = [
+        f"`{p['page']}` (seeds {p['seeds']}"
+        + (f"; BLAS: {p['blas']}" if p["blas"] else "")
+        + ")"
+        for p in payload["pooled_from"]
+    ]
+    return (
+        f"Pooled with --merge from the pages {', '.join(pages)}: their runs as "
+        f"they were run, nothing re-run ({payload['seconds']:.0f} s of runs in all)."
+    )
+
+
 def write_markdown(path, payload):
     env = payload["environment"]
     blas = describe_blas(env)
@@ -638,12 +654,16 @@ def write_markdown(path, payload):
         + base_sentence(payload.get("base", "logistic")),
         "",
         f"Seeds: {payload['seeds']} (mean ± standard deviation). "
-        f"Run time: {payload['seconds']:.0f} s on {env['cpus']} CPU cores"
-        # pages from before the CPU model was recorded lack it
-        + (f" ({env['cpu']})" if "cpu" in env else "")
-        + f", n_jobs={payload['n_jobs']}"
-        + (f"; BLAS: {blas}" if blas else "")
-        + ".",
+        + (
+            pooled_sentence(payload)
+            if "pooled_from" in payload
+            else f"Run time: {payload['seconds']:.0f} s on {env['cpus']} CPU cores"
+            # pages from before the CPU model was recorded lack it
+            + (f" ({env['cpu']})" if "cpu" in env else "")
+            + f", n_jobs={payload['n_jobs']}"
+            + (f"; BLAS: {blas}" if blas else "")
+            + "."
+        ),
         "",
         "## Target check",
         "",
@@ -718,7 +738,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None, help="default ../shared/data")
     parser.add_argument("--device", default="cpu", help="for the CIFAR embedding")
     parser.add_argument("--n-jobs", type=int, default=1, help="tasks in parallel")
-    parser.add_argument("--stem", default="self_training")
+    parser.add_argument(
+        "--stem", default=None, help="the page's file name (default self_training)"
+    )
     parser.add_argument(
         "--no-curves",
         action="store_true",
@@ -759,24 +781,42 @@ def main(argv=None):
         "agnostic of the base",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument(
+    rewrite = parser.add_mutually_exclusive_group()
+    rewrite.add_argument(
         "--render",
         type=Path,
         metavar="JSON",
         help="rewrite a results page (its .md, .png and target check) from the "
         "runs in its JSON, without running anything",
     )
+    rewrite.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="write one page (to --out, named --stem) from the runs of several "
+        "pages that ran the same settings on different seeds, without running "
+        "anything",
+    )
     args = parser.parse_args(argv)
     if args.render:
-        payload = json.loads(args.render.read_text())
-        runs = payload["runs"]
-        payload["summary"] = summarize_runs(runs, group_by="cell", metrics=METRICS)
-        payload["acceptance"] = acceptance(payload["summary"], runs)
-        payload["metaerr_history"] = history_rows(
-            runs, setting_of(payload, "early_stopping")
-        )
+        payload = rerender(json.loads(args.render.read_text()))
         write_outputs(payload, args.render.parent, args.render.stem)
         return
+    if args.merge:
+        if len(args.merge) < 2:
+            parser.error("--merge needs at least two pages")
+        if args.stem is None:
+            parser.error("--merge needs --stem, the merged page's name")
+        try:
+            payload = merge_pages(
+                {p.stem: json.loads(p.read_text()) for p in args.merge}
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
+        write_outputs(payload, args.out, args.stem)
+        return
+    args.stem = args.stem or "self_training"
     if "metaerr" not in args.methods:
         parser.error("--methods must include metaerr, what every table reports on")
     if args.smoke:
@@ -837,6 +877,68 @@ def main(argv=None):
         "runs": runs,
     }
     write_outputs(payload, args.out, args.stem)
+
+
+def rerender(payload):
+    """``payload`` with its summary, target check and history recomputed from
+    its runs (what ``--render`` and ``--merge`` write)."""
+    runs = payload["runs"]
+    summary = summarize_runs(runs, group_by="cell", metrics=METRICS)
+    return {
+        **payload,
+        "summary": summary,
+        "acceptance": acceptance(summary, runs),
+        "metaerr_history": history_rows(runs, setting_of(payload, "early_stopping")),
+    }
+
+
+# What pages must share for their runs to count as one experiment's seeds.
+SAME_SETTINGS = ("protocol", "metaerr_settings", "methods", "pool", "scale_on_pool")
+
+
+def merge_pages(pages):
+    """One page from the runs of ``pages`` (name -> payload) that ran the same
+    settings on different seeds: their runs as they were run, nothing re-run,
+    so a target check over more seeds costs no compute. Three seeds decide a
+    near-tie by which seeds were drawn; pooling pages narrows the margin's
+    standard error without re-running anything."""
+    (first_name, first), *others = pages.items()
+    cells = {r["cell"] for r in first["runs"]}
+    for name, page in others:
+        differ = [k for k in SAME_SETTINGS if page.get(k) != first.get(k)]
+        # pages from before --base was recorded ran the logistic base
+        if page.get("base", "logistic") != first.get("base", "logistic"):
+            differ.append("base")
+        if {r["cell"] for r in page["runs"]} != cells:
+            differ.append("datasets or budgets")
+        if differ:
+            raise ValueError(
+                f"{name} and {first_name} differ in {', '.join(differ)}: only "
+                "pages that ran the same settings pool into one."
+            )
+    seeds = [seed for page in pages.values() for seed in page["seeds"]]
+    twice = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if twice:
+        raise ValueError(
+            f"seed(s) {twice} are on more than one page: a seed counted twice "
+            "would weigh double in the means."
+        )
+    return rerender(
+        {
+            **first,
+            "seeds": seeds,
+            "seconds": sum(page["seconds"] for page in pages.values()),
+            "pooled_from": [
+                {
+                    "page": name,
+                    "seeds": page["seeds"],
+                    "blas": describe_blas(page["environment"]),
+                }
+                for name, page in pages.items()
+            ],
+            "runs": [run for page in pages.values() for run in page["runs"]],
+        }
+    )
 
 
 def write_outputs(payload, out, stem):

@@ -158,6 +158,72 @@ def test_bench_self_training_smoke(tmp_path):
     assert "; BLAS: " in first  # which kernels gave these last digits
 
 
+def _reseeded(page, seed):
+    """A copy of ``page`` as if its runs had been drawn with ``seed``."""
+    runs = [{**run, "seed": seed} for run in json.loads(json.dumps(page["runs"]))]
+    return {**page, "seeds": [seed], "runs": runs}
+
+
+def test_bench_self_training_merges_pages_of_other_seeds(tmp_path):
+    bench = _bench_module("bench_self_training")
+    run_script("bench_self_training.py", "--out", str(tmp_path))
+    page = json.loads((tmp_path / "self_training_smoke.json").read_text())
+    # the smoke run, and a copy in which only ours is 0.1 lower: two seeds,
+    # paired margins m and m - 0.1, mean m - 0.05 and standard error 0.05
+    lower = _reseeded(page, 7)
+    for run in lower["runs"]:
+        scores = run["scores"]["metaerr"]
+        scores["accuracy"] = scores["accuracy"] - 0.1
+    (tmp_path / "lower.json").write_text(json.dumps(lower))
+    subprocess.run(
+        [
+            sys.executable, str(BENCHMARKS / "bench_self_training.py"),
+            "--merge", str(tmp_path / "self_training_smoke.json"),
+            str(tmp_path / "lower.json"),
+            "--stem", "pooled", "--out", str(tmp_path),
+        ],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    merged = json.loads((tmp_path / "pooled.json").read_text())
+    assert merged["seeds"] == [0, 7] and len(merged["runs"]) == 2
+    (one,) = page["acceptance"]
+    (row,) = merged["acceptance"]
+    margin = one["acc_margin"]
+    assert row["acc_seeds_won"] == f"{int(margin > 0) + int(margin > 0.1)}/2"
+    assert row["acc_margin"] == pytest.approx(margin - 0.05)
+    assert row["acc_margin_se"] == pytest.approx(0.05)
+    md = (tmp_path / "pooled.md").read_text()
+    assert "Pooled with --merge from the pages `self_training_smoke` (seeds [0]" in md
+    assert "`lower` (seeds [7]" in md
+
+    # only pages of the same settings and of different seeds pool
+    other = {**_reseeded(page, 8), "pool": 5000}
+    with pytest.raises(ValueError, match="differ in pool"):
+        bench.merge_pages({"a": page, "b": other})
+    with pytest.raises(ValueError, match=r"seed\(s\) \[0\] are on more than one"):
+        bench.merge_pages({"a": page, "b": page})
+    elsewhere = _reseeded(page, 9)
+    elsewhere["runs"] = [{**run, "cell": "digits 25/class"} for run in page["runs"]]
+    with pytest.raises(ValueError, match="differ in datasets or budgets"):
+        bench.merge_pages({"a": page, "b": elsewhere})
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--merge", "a.json"], "at least two pages"),
+        (["--merge", "a.json", "b.json"], "needs --stem"),
+        (["--merge", "a.json", "b.json", "--render", "a.json"], "not allowed with"),
+    ],
+)
+def test_bench_self_training_merge_usage_errors(args, message, capsys):
+    bench = _bench_module("bench_self_training")
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_bench_self_training_counts_the_seeds_won_against_the_best_rival():
     bench = _bench_module("bench_self_training")
     methods = ("metaerr", *bench.RIVALS)
