@@ -486,8 +486,11 @@ def metaerr_settings(overrides):
 # ``pseudo_label_weight`` with unweighted pseudo-labels; every page before
 # ``k_best`` fractions admitted by ``threshold=0.9``, the default; every page
 # before ``min_errors`` let MetaErr's meta-learner learn from a single error,
-# and every page before ``cap_at_confidence`` trusted MetaErr alone.
+# and every page before ``cap_at_confidence`` trusted MetaErr alone. Every page
+# from before ``features`` was a parameter used these four groups (what each
+# group computes has changed over time; which groups, not).
 FORMER_DEFAULTS = {
+    "features": ["confidence", "proba", "class", "neighbors"],
     "cap_at_confidence": False,
     "min_errors": 1,
     "early_stopping": False,
@@ -497,10 +500,16 @@ FORMER_DEFAULTS = {
 }
 
 
+def settings_of(payload):
+    """Every SelfTrainingWithMetaErr parameter the page's runs used, as far as
+    the page or ``FORMER_DEFAULTS`` tell."""
+    recorded = payload.get("metaerr_settings") or payload["metaerr_params"]
+    return {**FORMER_DEFAULTS, **recorded}
+
+
 def setting_of(payload, name):
     """A SelfTrainingWithMetaErr parameter the page's runs used."""
-    recorded = payload.get("metaerr_settings") or payload["metaerr_params"]
-    return {**FORMER_DEFAULTS, **recorded}[name]
+    return settings_of(payload)[name]
 
 
 def admission(payload):
@@ -893,7 +902,7 @@ def rerender(payload):
 
 
 # What pages must share for their runs to count as one experiment's seeds.
-SAME_SETTINGS = ("protocol", "metaerr_settings", "methods", "pool", "scale_on_pool")
+SAME_SETTINGS = ("protocol", "methods", "pool", "scale_on_pool")
 
 
 def merge_pages(pages):
@@ -906,6 +915,9 @@ def merge_pages(pages):
     cells = {r["cell"] for r in first["runs"]}
     for name, page in others:
         differ = [k for k in SAME_SETTINGS if page.get(k) != first.get(k)]
+        # a list and a tuple of feature groups are the same setting
+        if json.dumps(settings_of(page)) != json.dumps(settings_of(first)):
+            differ.append("SelfTrainingWithMetaErr parameters")
         # pages from before --base was recorded ran the logistic base
         if page.get("base", "logistic") != first.get("base", "logistic"):
             differ.append("base")

@@ -160,7 +160,8 @@ def test_bench_self_training_smoke(tmp_path):
 
 def _reseeded(page, seed):
     """A copy of ``page`` as if its runs had been drawn with ``seed``."""
-    runs = [{**run, "seed": seed} for run in json.loads(json.dumps(page["runs"]))]
+    page = json.loads(json.dumps(page))
+    runs = [{**run, "seed": seed} for run in page["runs"]]
     return {**page, "seeds": [seed], "runs": runs}
 
 
@@ -202,6 +203,13 @@ def test_bench_self_training_merges_pages_of_other_seeds(tmp_path):
         bench.merge_pages({"a": page, "b": other})
     with pytest.raises(ValueError, match=r"seed\(s\) \[0\] are on more than one"):
         bench.merge_pages({"a": page, "b": page})
+    # a page from before ``features`` was recorded ran the four groups
+    older = _reseeded(page, 10)
+    del older["metaerr_settings"]["features"]
+    assert bench.merge_pages({"a": page, "b": older})["seeds"] == [0, 10]
+    older["metaerr_settings"]["features"] = ["confidence"]
+    with pytest.raises(ValueError, match="differ in SelfTrainingWithMetaErr param"):
+        bench.merge_pages({"a": page, "b": older})
     elsewhere = _reseeded(page, 9)
     elsewhere["runs"] = [{**run, "cell": "digits 25/class"} for run in page["runs"]]
     with pytest.raises(ValueError, match="differ in datasets or budgets"):
