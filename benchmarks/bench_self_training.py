@@ -452,15 +452,15 @@ def gap_check(rows):
     )
 
 
-def _against_rival(runs, cell, rival):
-    """Ours against ``rival`` seed by seed (same seed, same data):
+def _against_rival(runs, cell, rival, ours="metaerr"):
+    """``ours`` against ``rival`` seed by seed (same seed, same data):
     ``acc_seeds_won`` ``"k/n"``, ours ahead on k of the cell's n seeds, and
     ``acc_margin`` ± ``acc_margin_se``, the mean of ours minus ``rival``'s
     accuracy and its standard error (``nan`` for one seed). Pairing by seed
     takes out what the seed's labels do to both."""
     diffs = np.array(
         [
-            r["scores"]["metaerr"]["accuracy"] - r["scores"][rival]["accuracy"]
+            r["scores"][ours]["accuracy"] - r["scores"][rival]["accuracy"]
             for r in runs
             if r["cell"] == cell
         ]

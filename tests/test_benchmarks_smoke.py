@@ -338,6 +338,26 @@ def test_bench_self_training_refuses_methods_without_metaerr(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_bench_self_training_text_smoke(tmp_path):
+    run_script("bench_self_training_text.py", "--out", str(tmp_path))
+    page = json.loads((tmp_path / "self_training_text_smoke.json").read_text())
+    (run,) = page["runs"]
+    scores = run["scores"]
+    # every method reads the same tf-idf: a scikit-learn run that admits
+    # nothing is the supervised-only model, to the last digit
+    idle = [m for m in ("sklearn_0.75", "sklearn_0.9", "sklearn_0.95")
+            if scores[m]["n_pseudo"] == 0]  # fmt: skip
+    assert idle
+    for method in idle:
+        assert scores[method]["accuracy"] == scores["supervised"]["accuracy"]
+    assert scores["metaerr"]["n_pseudo"] > 0
+    rows = {row["method"]: row for row in page["against_rivals"]}
+    assert set(rows) == {"metaerr", "metaerr_unweighted"}
+    md = (tmp_path / "self_training_text_smoke.md").read_text()
+    assert "## Against the best rival" in md and "| metaerr_unweighted |" in md
+    assert (tmp_path / "self_training_text_smoke.png").exists()
+
+
 def test_bench_self_training_selection_smoke(tmp_path):
     run_script("bench_self_training_selection.py", "--out", str(tmp_path))
     payload = json.loads((tmp_path / "self_training_selection_smoke.json").read_text())
