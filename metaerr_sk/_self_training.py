@@ -200,11 +200,10 @@ class SelfTrainingWithMetaErr(
         requested it - and multiply any ``sample_weight`` routed to ``fit``; a
         base whose ``fit`` cannot take them (k-NN, a skorch network) is fitted
         unweighted (``sample_weight_`` is then ``None``). The default was chosen
-        on the benchmark's seeds 0-2 (see Notes). The weights pay where a share
-        of the admitted pseudo-labels is wrong; where nearly all are right they
-        only take information away: on the synthetic text corpora of
-        ``benchmarks/results/self_training_text.md`` (94 % to 100 % right),
-        ``0`` did better in all four cells, by 0.8 to 5.3 points.
+        on the benchmark's seeds 0-2 (see Notes); on the tabular pages the
+        weights pay too. Not everywhere: on the synthetic text corpora of
+        ``benchmarks/results/self_training_text.md`` ``0`` did better in all
+        four cells, by 0.8 to 5.3 points. On a new kind of data, compare both.
 
     early_stopping : bool, default=True
         After each iteration, refit the out-of-fold models on their real labels
