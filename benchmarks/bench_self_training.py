@@ -817,6 +817,8 @@ def main(argv=None):
             parser.error("--merge needs at least two pages")
         if args.stem is None:
             parser.error("--merge needs --stem, the merged page's name")
+        if len({p.stem for p in args.merge}) < len(args.merge):
+            parser.error("--merge names each page by its file name: give each once")
         try:
             payload = merge_pages(
                 {p.stem: json.loads(p.read_text()) for p in args.merge}
@@ -915,8 +917,10 @@ def merge_pages(pages):
     cells = {r["cell"] for r in first["runs"]}
     for name, page in others:
         differ = [k for k in SAME_SETTINGS if page.get(k) != first.get(k)]
-        # a list and a tuple of feature groups are the same setting
-        if json.dumps(settings_of(page)) != json.dumps(settings_of(first)):
+        # as JSON: a list and a tuple of feature groups are the same setting
+        if json.dumps(settings_of(page), sort_keys=True) != json.dumps(
+            settings_of(first), sort_keys=True
+        ):
             differ.append("SelfTrainingWithMetaErr parameters")
         # pages from before --base was recorded ran the logistic base
         if page.get("base", "logistic") != first.get("base", "logistic"):

@@ -222,6 +222,7 @@ def test_bench_self_training_merges_pages_of_other_seeds(tmp_path):
         (["--merge", "a.json"], "at least two pages"),
         (["--merge", "a.json", "b.json"], "needs --stem"),
         (["--merge", "a.json", "b.json", "--render", "a.json"], "not allowed with"),
+        (["--merge", "x/a.json", "y/a.json", "--stem", "s"], "give each once"),
     ],
 )
 def test_bench_self_training_merge_usage_errors(args, message, capsys):
