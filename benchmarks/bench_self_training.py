@@ -225,15 +225,25 @@ def fixmatch_once(X, y_semi, base, threshold=0.95):
     return model, transduction, labeled_iter
 
 
+def pseudo_scores(added, transduction, y_pool):
+    """Precision (against the hidden pool labels; NaN for none) and count of
+    the pseudo-labels given to the ``added`` rows."""
+    n = int(added.sum())
+    precision = float(np.mean(transduction[added] == y_pool[added])) if n else np.nan
+    return {"pseudo_precision": precision, "n_pseudo": n}
+
+
 def per_iteration(transduction, labeled_iter, y_pool, n_iter):
     """Cumulative pseudo-label precision and count after each iteration."""
-    rows = []
-    for it in range(1, n_iter + 1):
-        added = (labeled_iter > 0) & (labeled_iter <= it)
-        n = int(added.sum())
-        prec = float((transduction[added] == y_pool[added]).mean()) if n else np.nan
-        rows.append({"iteration": it, "n_pseudo": n, "pseudo_precision": prec})
-    return rows
+    return [
+        {
+            "iteration": it,
+            **pseudo_scores(
+                (labeled_iter > 0) & (labeled_iter <= it), transduction, y_pool
+            ),
+        }
+        for it in range(1, n_iter + 1)
+    ]
 
 
 def iteration_accuracy(X, transduction, labeled_iter, X_test, y_test, n_iter, base):
@@ -315,14 +325,9 @@ def _run_method(
     if hasattr(model, "transduction_"):
         transduction, labeled_iter = model.transduction_, model.labeled_iter_
         n_iter = model.n_iter_
-    added = labeled_iter > 0
-    n = int(added.sum())
     out["scores"] = {
         "accuracy": float(model.score(X_test, y_test)),
-        "pseudo_precision": (
-            float((transduction[added] == y_pool[added]).mean()) if n else np.nan
-        ),
-        "n_pseudo": n,
+        **pseudo_scores(labeled_iter > 0, transduction, y_pool),
     }
     out["iterations"] = per_iteration(transduction, labeled_iter, y_pool, n_iter)
     if curves and n_iter:
@@ -335,7 +340,8 @@ def _run_method(
     s = out["scores"]
     print(
         f"{name:13s} {per_class:2d}/class seed {seed} {method:15s} acc "
-        f"{s['accuracy']:.4f} precision {s['pseudo_precision']:.4f} n {n:5d} "
+        f"{s['accuracy']:.4f} precision {s['pseudo_precision']:.4f} "
+        f"n {s['n_pseudo']:5d} "
         f"({out['seconds']:.0f}s)",
         flush=True,
     )

@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_self_training import _against_rival
+from bench_self_training import _against_rival, pseudo_scores
 from joblib import Parallel, delayed
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
@@ -100,13 +100,6 @@ def pipeline(tfidf):
     """The text pipeline every method but scikit-learn's fits: the frozen
     pool tf-idf, then a logistic regression."""
     return make_pipeline(FrozenEstimator(tfidf), LogisticRegression())
-
-
-def pseudo_scores(added, predicted, y_true):
-    """Precision and count of the pseudo-labels given to the ``added`` rows."""
-    n = int(added.sum())
-    precision = float(np.mean(predicted[added] == y_true[added])) if n else np.nan
-    return {"pseudo_precision": precision, "n_pseudo": float(n)}
 
 
 def run_cell(name, per_class, seed):
